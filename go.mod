@@ -8,6 +8,8 @@ require (
 )
 
 require (
+	github.com/spiffe/go-spiffe/v2 v2.9.0 // indirect
+	golang.org/x/mod v0.43.0 // indirect
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
