@@ -1,0 +1,54 @@
+package ledger
+
+import "encoding/binary"
+
+// Every bucket of the ledger file, in one place. Changing a name is a file-format
+// change.
+var (
+	// bucketEntries: index (8 bytes, big-endian) → serialized ledgerv1.Entry.
+	// Append-only: keys only grow, values never change.
+	bucketEntries = []byte("entries")
+	// bucketBlobs: SHA-256 → the signed bytes (Envelope or SignedReceipt) an entry names.
+	bucketBlobs = []byte("blobs")
+	// bucketMessages: message ID || 0x00 || index → entry kind (1 byte). The index
+	// by message ID: every entry about a message, in ledger order.
+	bucketMessages = []byte("messages")
+	// bucketInbox: index of a RECEIVED entry → message ID, to list received
+	// messages without scanning the ledger.
+	bucketInbox = []byte("inbox")
+	// bucketOutbox: index of a SENT entry → outbox row, for messages still waiting
+	// for the counterpart's receipt. Rows go when the receipt is ledgered; the
+	// outbox is a work queue beside the ledger, not part of it.
+	bucketOutbox = []byte("outbox")
+	// bucketMeta: small facts about the file, e.g. the index of the latest CONFIG entry.
+	bucketMeta = []byte("meta")
+
+	allBuckets = [][]byte{bucketEntries, bucketBlobs, bucketMessages, bucketInbox, bucketOutbox, bucketMeta}
+)
+
+// Keys of bucketMeta.
+var (
+	metaFormat = []byte("format")
+	metaConfig = []byte("config_index")
+)
+
+// formatVersion is written once into a new file; an unknown version is refused
+// rather than misread.
+const formatVersion = "focalpoint-ledger-1"
+
+func u64(i uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], i)
+	return b[:]
+}
+
+func messageKey(id string, index uint64) []byte {
+	k := make([]byte, 0, len(id)+9)
+	k = append(k, id...)
+	k = append(k, 0)
+	return append(k, u64(index)...)
+}
+
+func messagePrefix(id string) []byte {
+	return append([]byte(id), 0)
+}

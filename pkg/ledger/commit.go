@@ -1,0 +1,177 @@
+package ledger
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	ledgerv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/ledger/v1"
+)
+
+// Group commit.
+//
+// Every write is an op handed to one goroutine, which takes whatever ops are
+// waiting, runs them all in one bbolt transaction and commits once, so N
+// concurrent writers share one fsync. There is no timer: while one commit is on
+// the disk the next batch gathers by itself, so a lone writer pays one fsync and
+// a crowd pays one fsync per batch.
+//
+// An op MUST NOT write anything before it has decided to go ahead: a refusal
+// (ErrConflict and the like) is reported through the op's own result and the op
+// returns nil, so one refused write never spoils its batch. An op returns an
+// error only when storage itself fails; then the batch is rolled back and every
+// op in it is run again alone, so each caller gets its own answer. Ops may
+// therefore run more than once and MUST keep their results in fields they
+// overwrite on each run.
+
+type op func(w *writer) error
+
+type request struct {
+	op   op
+	done chan error
+}
+
+// do hands op to the committer and waits until its transaction is durable.
+func (l *Ledger) do(ctx context.Context, o op) error {
+	if l.db.IsReadOnly() {
+		return ErrReadOnly
+	}
+	r := &request{op: o, done: make(chan error, 1)}
+	select {
+	case l.requests <- r:
+	case <-l.closing:
+		return ErrClosed
+	case <-ctx.Done():
+		return fmt.Errorf("ledger: %w", ctx.Err())
+	}
+	// Once handed over, the op will be committed or fail; wait for which, even if
+	// ctx ends, so a caller never reports failure for a write that is durable.
+	return <-r.done
+}
+
+func (l *Ledger) run() {
+	defer close(l.stopped)
+	for {
+		var first *request
+		select {
+		case first = <-l.requests:
+		case <-l.closing:
+			return
+		}
+		batch := []*request{first}
+	gather:
+		for len(batch) < l.maxBatch {
+			select {
+			case r := <-l.requests:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		l.commit(batch)
+	}
+}
+
+func (l *Ledger) commit(batch []*request) {
+	start := time.Now()
+	w, err := l.apply(batch)
+	if err != nil && len(batch) > 1 {
+		l.log.Warn("ledger: batch failed, committing its writes one by one", "writes", len(batch), "err", err)
+		for _, r := range batch {
+			l.commit([]*request{r})
+		}
+		return
+	}
+	if err == nil {
+		l.size.Store(w.next)
+		l.metrics.committed(w, len(batch), time.Since(start))
+		l.wake(w.receipted)
+	}
+	for _, r := range batch {
+		r.done <- err
+	}
+}
+
+func (l *Ledger) apply(batch []*request) (*writer, error) {
+	var w *writer
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		w = &writer{
+			tx:       tx,
+			now:      l.now().UTC(),
+			next:     l.size.Load(),
+			entries:  tx.Bucket(bucketEntries),
+			blobs:    tx.Bucket(bucketBlobs),
+			messages: tx.Bucket(bucketMessages),
+			inbox:    tx.Bucket(bucketInbox),
+			outbox:   tx.Bucket(bucketOutbox),
+			meta:     tx.Bucket(bucketMeta),
+		}
+		// Keys are written in increasing order into an append-only bucket:
+		// full pages waste nothing and are never split again.
+		w.entries.FillPercent = 1.0
+		w.inbox.FillPercent = 1.0
+		for _, r := range batch {
+			if err := r.op(w); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ledger: commit: %w", err)
+	}
+	return w, nil
+}
+
+// writer is one transaction's view for ops.
+type writer struct {
+	tx                                            *bolt.Tx
+	now                                           time.Time
+	next                                          uint64
+	entries, blobs, messages, inbox, outbox, meta *bolt.Bucket
+
+	// What the commit did, for metrics and waiters once it is durable.
+	appended  map[ledgerv1.EntryKind]int
+	bytes     int
+	receipted []string
+}
+
+// append stamps e with the next index and the commit time and stores it.
+func (w *writer) append(e *ledgerv1.Entry) (uint64, error) {
+	e.Index = w.next
+	e.RecordedAt = timestamppb.New(w.now)
+	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(e)
+	if err != nil {
+		return 0, fmt.Errorf("marshal entry %d: %w", e.Index, err)
+	}
+	if err := w.entries.Put(u64(e.Index), raw); err != nil {
+		return 0, fmt.Errorf("put entry %d: %w", e.Index, err)
+	}
+	if e.GetMessageId() != "" {
+		if err := w.messages.Put(messageKey(e.GetMessageId(), e.Index), []byte{byte(e.GetKind())}); err != nil {
+			return 0, fmt.Errorf("index entry %d: %w", e.Index, err)
+		}
+	}
+	if w.appended == nil {
+		w.appended = make(map[ledgerv1.EntryKind]int)
+	}
+	w.appended[e.GetKind()]++
+	w.bytes += len(raw)
+	w.next++
+	return e.Index, nil
+}
+
+// putBlob keeps signed bytes under their SHA-256 and returns it.
+func (w *writer) putBlob(b []byte) ([]byte, error) {
+	sum := sha256.Sum256(b)
+	if err := w.blobs.Put(sum[:], b); err != nil {
+		return nil, fmt.Errorf("put blob %x: %w", sum, err)
+	}
+	w.bytes += len(b)
+	return sum[:], nil
+}

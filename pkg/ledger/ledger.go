@@ -1,0 +1,443 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	ledgerv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/ledger/v1"
+)
+
+// Options configure a Ledger. The zero value is a durable, writable ledger.
+type Options struct {
+	// Logger receives operational logs; nil discards them.
+	Logger *slog.Logger
+	// Registerer receives the ledger's metrics; nil registers nothing.
+	Registerer prometheus.Registerer
+	// ReadOnly opens the file for reading only, sharing it with other readers.
+	ReadOnly bool
+	// NoSync skips fsync on commit. Only for measurements that must leave the
+	// disk out; a node never sets it.
+	NoSync bool
+	// MaxBatch caps how many writes share one transaction; 0 means 1024.
+	MaxBatch int
+	// Now is the clock entries are stamped with; nil means time.Now.
+	Now func() time.Time
+}
+
+// Ledger is an open ledger file. Its methods are safe for concurrent use.
+type Ledger struct {
+	db      *bolt.DB
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *metrics
+
+	maxBatch int
+	requests chan *request
+	closing  chan struct{}
+	stopped  chan struct{}
+	close    sync.Once
+
+	size atomic.Uint64
+
+	mu      sync.Mutex
+	waiters map[string][]chan struct{}
+}
+
+// Open opens or creates the ledger at path.
+func Open(path string, opts Options) (*Ledger, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		// Another process holding the file gets a clear error, not a hang.
+		Timeout:      2 * time.Second,
+		ReadOnly:     opts.ReadOnly,
+		NoSync:       opts.NoSync,
+		FreelistType: bolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
+	}
+	l := &Ledger{
+		db:       db,
+		log:      opts.Logger,
+		now:      opts.Now,
+		maxBatch: opts.MaxBatch,
+		requests: make(chan *request),
+		closing:  make(chan struct{}),
+		stopped:  make(chan struct{}),
+		waiters:  make(map[string][]chan struct{}),
+	}
+	if l.log == nil {
+		l.log = slog.New(slog.DiscardHandler)
+	}
+	if l.now == nil {
+		l.now = time.Now
+	}
+	if l.maxBatch <= 0 {
+		l.maxBatch = 1024
+	}
+	if err := l.prepare(opts.ReadOnly); err != nil {
+		db.Close()
+		return nil, err
+	}
+	l.metrics = newMetrics(opts.Registerer, l)
+	if opts.ReadOnly {
+		close(l.stopped)
+	} else {
+		go l.run()
+	}
+	return l, nil
+}
+
+// prepare creates the buckets of a new file, checks the format of an old one and
+// finds the next index without scanning.
+func (l *Ledger) prepare(readOnly bool) error {
+	check := func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			return fmt.Errorf("%w: no %s bucket: not a ledger file", ErrCorrupt, bucketMeta)
+		}
+		if f := meta.Get(metaFormat); string(f) != formatVersion {
+			return fmt.Errorf("%w: format %q, want %q", ErrCorrupt, f, formatVersion)
+		}
+		for _, name := range allBuckets {
+			if tx.Bucket(name) == nil {
+				return fmt.Errorf("%w: no %s bucket", ErrCorrupt, name)
+			}
+		}
+		k, _ := tx.Bucket(bucketEntries).Cursor().Last()
+		if k != nil {
+			if len(k) != 8 {
+				return fmt.Errorf("%w: entry key of %d bytes", ErrCorrupt, len(k))
+			}
+			l.size.Store(beU64(k) + 1)
+		}
+		return nil
+	}
+	if readOnly {
+		return l.db.View(check)
+	}
+	return l.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketMeta) == nil {
+			for _, name := range allBuckets {
+				if _, err := tx.CreateBucket(name); err != nil {
+					return fmt.Errorf("ledger: create bucket %s: %w", name, err)
+				}
+			}
+			if err := tx.Bucket(bucketMeta).Put(metaFormat, []byte(formatVersion)); err != nil {
+				return fmt.Errorf("ledger: write format: %w", err)
+			}
+		}
+		return check(tx)
+	})
+}
+
+// Close waits for writes already handed to the ledger, then closes the file.
+// Later writes get ErrClosed.
+func (l *Ledger) Close() error {
+	l.close.Do(func() { close(l.closing) })
+	<-l.stopped
+	if err := l.db.Close(); err != nil {
+		return fmt.Errorf("ledger: close: %w", err)
+	}
+	return nil
+}
+
+// Path is the file's path.
+func (l *Ledger) Path() string { return l.db.Path() }
+
+// Size is the number of entries.
+func (l *Ledger) Size() uint64 { return l.size.Load() }
+
+// Entry returns entry i and its exact stored bytes.
+func (l *Ledger) Entry(i uint64) (*ledgerv1.Entry, []byte, error) {
+	var e *ledgerv1.Entry
+	var raw []byte
+	err := l.db.View(func(tx *bolt.Tx) error {
+		var err error
+		e, raw, err = readEntry(tx, i)
+		raw = bytes.Clone(raw)
+		return err
+	})
+	return e, raw, err
+}
+
+// Scan calls fn for each entry from index from, in order, with its exact stored
+// bytes, inside one read transaction: a consistent view even while the node
+// writes. The bytes are valid only during the call.
+func (l *Ledger) Scan(from uint64, fn func(e *ledgerv1.Entry, raw []byte) error) error {
+	return l.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketEntries).Cursor()
+		want := from
+		for k, v := c.Seek(u64(from)); k != nil; k, v = c.Next() {
+			if len(k) != 8 || beU64(k) != want {
+				return fmt.Errorf("%w: index gap: want entry %d, found key %x", ErrCorrupt, want, k)
+			}
+			e, err := parseEntry(want, v)
+			if err != nil {
+				return err
+			}
+			if err := fn(e, v); err != nil {
+				return err
+			}
+			want++
+		}
+		return nil
+	})
+}
+
+// MessageEntries returns every entry about a message, in ledger order, or
+// ErrNotFound.
+func (l *Ledger) MessageEntries(id string) ([]*ledgerv1.Entry, error) {
+	var out []*ledgerv1.Entry
+	err := l.db.View(func(tx *bolt.Tx) error {
+		var err error
+		out, err = messageEntries(tx, id)
+		return err
+	})
+	if err == nil && len(out) == 0 {
+		return nil, fmt.Errorf("%w: message %s", ErrNotFound, id)
+	}
+	return out, err
+}
+
+// Blob returns the signed bytes kept under a SHA-256.
+func (l *Ledger) Blob(sum []byte) ([]byte, error) {
+	var out []byte
+	err := l.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketBlobs).Get(sum)
+		if v == nil {
+			return fmt.Errorf("%w: blob %x", ErrNotFound, sum)
+		}
+		out = bytes.Clone(v)
+		return nil
+	})
+	return out, err
+}
+
+// Config returns the latest CONFIG entry's configuration, or ErrNotFound for a
+// ledger never initialised.
+func (l *Ledger) Config() (*ledgerv1.Config, error) {
+	var cfg *ledgerv1.Config
+	err := l.db.View(func(tx *bolt.Tx) error {
+		var err error
+		cfg, err = latestConfig(tx)
+		return err
+	})
+	return cfg, err
+}
+
+// OutboxRow is a sent message still waiting for its receipt.
+type OutboxRow struct {
+	MessageID  string
+	SentIndex  uint64
+	AcceptedAt time.Time
+}
+
+// Outbox returns up to limit waiting messages, oldest first, and how many wait in all.
+func (l *Ledger) Outbox(limit int) ([]OutboxRow, int, error) {
+	var rows []OutboxRow
+	var total int
+	err := l.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		total = b.Stats().KeyN
+		c := b.Cursor()
+		for k, v := c.First(); k != nil && len(rows) < limit; k, v = c.Next() {
+			r, err := decodeOutboxRow(k, v)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, r)
+		}
+		return nil
+	})
+	return rows, total, err
+}
+
+// InboxItem is one received message.
+type InboxItem struct {
+	MessageID     string
+	ReceivedIndex uint64
+}
+
+// Inbox returns up to limit received messages whose RECEIVED entry comes before
+// index before, newest first. Pass before = Size() for the newest.
+func (l *Ledger) Inbox(before uint64, limit int) ([]InboxItem, error) {
+	var out []InboxItem
+	err := l.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketInbox).Cursor()
+		k, v := c.Seek(u64(before))
+		if k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+		for ; k != nil && len(out) < limit; k, v = c.Prev() {
+			if len(k) != 8 {
+				return fmt.Errorf("%w: inbox key %x", ErrCorrupt, k)
+			}
+			out = append(out, InboxItem{MessageID: string(v), ReceivedIndex: beU64(k)})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// WaitReceipt blocks until the counterpart's receipt for a sent message is in
+// the ledger and returns the RECEIPT_RECEIVED entry, or returns when ctx ends.
+func (l *Ledger) WaitReceipt(ctx context.Context, id string) (*ledgerv1.Entry, error) {
+	ch := make(chan struct{})
+	l.mu.Lock()
+	l.waiters[id] = append(l.waiters[id], ch)
+	l.mu.Unlock()
+	defer l.dropWaiter(id, ch)
+	// Registered before looking, so a receipt committed in between still wakes us.
+	entries, err := l.MessageEntries(id)
+	if err != nil {
+		return nil, err
+	}
+	if entries[0].GetKind() != ledgerv1.EntryKind_ENTRY_KIND_SENT {
+		return nil, fmt.Errorf("%w: message %s was not sent by this node", ErrUnknownMessage, id)
+	}
+	for {
+		if e := findKind(entries, ledgerv1.EntryKind_ENTRY_KIND_RECEIPT_RECEIVED); e != nil {
+			return e, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("ledger: waiting for the receipt of %s: %w", id, ctx.Err())
+		case <-l.closing:
+			return nil, ErrClosed
+		}
+		if entries, err = l.MessageEntries(id); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (l *Ledger) dropWaiter(id string, ch chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	list := l.waiters[id]
+	for i, c := range list {
+		if c == ch {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(l.waiters, id)
+	} else {
+		l.waiters[id] = list
+	}
+}
+
+func (l *Ledger) wake(ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, id := range ids {
+		for _, ch := range l.waiters[id] {
+			close(ch)
+		}
+		delete(l.waiters, id)
+	}
+}
+
+// Backup writes a consistent copy of the whole file to w while the node keeps
+// working: bbolt copies from one read transaction.
+func (l *Ledger) Backup(w io.Writer) (int64, error) {
+	var n int64
+	err := l.db.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("ledger: backup: %w", err)
+	}
+	return n, nil
+}
+
+func readEntry(tx *bolt.Tx, i uint64) (*ledgerv1.Entry, []byte, error) {
+	v := tx.Bucket(bucketEntries).Get(u64(i))
+	if v == nil {
+		return nil, nil, fmt.Errorf("%w: entry %d", ErrNotFound, i)
+	}
+	e, err := parseEntry(i, v)
+	return e, v, err
+}
+
+func parseEntry(i uint64, raw []byte) (*ledgerv1.Entry, error) {
+	var e ledgerv1.Entry
+	if err := proto.Unmarshal(raw, &e); err != nil {
+		return nil, fmt.Errorf("%w: entry %d: %w", ErrCorrupt, i, err)
+	}
+	if e.GetIndex() != i {
+		return nil, fmt.Errorf("%w: entry %d says it is entry %d", ErrCorrupt, i, e.GetIndex())
+	}
+	return &e, nil
+}
+
+func messageEntries(tx *bolt.Tx, id string) ([]*ledgerv1.Entry, error) {
+	var out []*ledgerv1.Entry
+	prefix := messagePrefix(id)
+	c := tx.Bucket(bucketMessages).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) != len(prefix)+8 {
+			return nil, fmt.Errorf("%w: message index key %x", ErrCorrupt, k)
+		}
+		e, _, err := readEntry(tx, beU64(k[len(prefix):]))
+		if err != nil {
+			return nil, err
+		}
+		if e.GetMessageId() != id {
+			return nil, fmt.Errorf("%w: index says entry %d is about %s, it is about %s", ErrCorrupt, e.GetIndex(), id, e.GetMessageId())
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func latestConfig(tx *bolt.Tx) (*ledgerv1.Config, error) {
+	v := tx.Bucket(bucketMeta).Get(metaConfig)
+	if v == nil {
+		return nil, fmt.Errorf("%w: no configuration recorded", ErrNotFound)
+	}
+	if len(v) != 8 {
+		return nil, fmt.Errorf("%w: config index of %d bytes", ErrCorrupt, len(v))
+	}
+	e, _, err := readEntry(tx, beU64(v))
+	if err != nil {
+		return nil, err
+	}
+	if e.GetKind() != ledgerv1.EntryKind_ENTRY_KIND_CONFIG || e.GetConfig() == nil {
+		return nil, fmt.Errorf("%w: entry %d is not a configuration", ErrCorrupt, e.GetIndex())
+	}
+	return e.GetConfig(), nil
+}
+
+func findKind(entries []*ledgerv1.Entry, kind ledgerv1.EntryKind) *ledgerv1.Entry {
+	for _, e := range entries {
+		if e.GetKind() == kind {
+			return e
+		}
+	}
+	return nil
+}
+
+// beU64 reads a big-endian index; callers check the length of what they read
+// from the file first, since a corrupt file must give an error, not a panic.
+func beU64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }

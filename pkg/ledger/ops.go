@@ -1,0 +1,243 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	ledgerv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/ledger/v1"
+)
+
+// Init records cfg as the ledger's configuration: as entry 0 of a new ledger, or
+// as a new CONFIG entry when it differs from the latest one (a key rotation, a
+// new counterpart). An unchanged configuration writes nothing.
+func (l *Ledger) Init(ctx context.Context, cfg *ledgerv1.Config) error {
+	return l.do(ctx, func(w *writer) error {
+		old, err := latestConfig(w.tx)
+		if err == nil && proto.Equal(old, cfg) {
+			return nil
+		}
+		i, err := w.append(&ledgerv1.Entry{Kind: ledgerv1.EntryKind_ENTRY_KIND_CONFIG, Config: cfg})
+		if err != nil {
+			return err
+		}
+		return w.meta.Put(metaConfig, u64(i))
+	})
+}
+
+// Message describes a signed message for the ledger: never its content, only
+// what an auditor may count.
+type Message struct {
+	ID       string
+	Kind     ledgerv1.MessageKind
+	ThreadID string
+	// Envelope is the serialized Envelope exactly as signed and sent.
+	Envelope []byte
+}
+
+// AppendSent records a message this node signed, and queues it in the outbox,
+// in one transaction. It returns the SENT entry's index once durable.
+func (l *Ledger) AppendSent(ctx context.Context, m Message) (uint64, error) {
+	var index uint64
+	var refused error
+	err := l.do(ctx, func(w *writer) error {
+		index, refused = 0, nil
+		existing, err := messageEntries(w.tx, m.ID)
+		if err != nil {
+			return err
+		}
+		if len(existing) > 0 {
+			refused = fmt.Errorf("%w: %s", ErrDuplicate, m.ID)
+			return nil
+		}
+		sum, err := w.putBlob(m.Envelope)
+		if err != nil {
+			return err
+		}
+		index, err = w.append(&ledgerv1.Entry{
+			Kind:           ledgerv1.EntryKind_ENTRY_KIND_SENT,
+			MessageId:      m.ID,
+			MessageKind:    m.Kind,
+			ThreadId:       m.ThreadID,
+			EnvelopeSha256: sum,
+		})
+		if err != nil {
+			return err
+		}
+		return w.outbox.Put(u64(index), encodeOutboxRow(m.ID, w.now))
+	})
+	if err != nil {
+		return 0, err
+	}
+	return index, refused
+}
+
+// IssueFunc signs the receipt for a message being recorded as entry index at
+// time at, and returns the serialized SignedReceipt. It runs inside the ledger's
+// transaction, so it must be quick and must not call the ledger.
+type IssueFunc func(index uint64, at time.Time) ([]byte, error)
+
+// Received is the result of AppendReceived.
+type Received struct {
+	// Index of the RECEIVED entry.
+	Index uint64
+	// SignedReceipt is the serialized SignedReceipt as ledgered.
+	SignedReceipt []byte
+	// Replayed is true when the same bytes had been received before: nothing was
+	// written and SignedReceipt is the original.
+	Replayed bool
+}
+
+// AppendReceived records a message from the counterpart and the receipt issue
+// signs for it, in one transaction, so a receipt never exists that the ledger
+// does not hold. The same envelope again returns the original receipt and writes
+// nothing; other bytes under a known message ID return ErrConflict.
+func (l *Ledger) AppendReceived(ctx context.Context, m Message, issue IssueFunc) (Received, error) {
+	var res Received
+	var refused error
+	err := l.do(ctx, func(w *writer) error {
+		res, refused = Received{}, nil
+		existing, err := messageEntries(w.tx, m.ID)
+		if err != nil {
+			return err
+		}
+		if len(existing) > 0 {
+			res, refused = replay(w, existing, m)
+			return nil
+		}
+		sum, err := w.putBlob(m.Envelope)
+		if err != nil {
+			return err
+		}
+		idx, err := w.append(&ledgerv1.Entry{
+			Kind:           ledgerv1.EntryKind_ENTRY_KIND_RECEIVED,
+			MessageId:      m.ID,
+			MessageKind:    m.Kind,
+			ThreadId:       m.ThreadID,
+			EnvelopeSha256: sum,
+		})
+		if err != nil {
+			return err
+		}
+		if err := w.inbox.Put(u64(idx), []byte(m.ID)); err != nil {
+			return err
+		}
+		receipt, err := issue(idx, w.now)
+		if err != nil {
+			return fmt.Errorf("issue receipt for %s: %w", m.ID, err)
+		}
+		rsum, err := w.putBlob(receipt)
+		if err != nil {
+			return err
+		}
+		if _, err := w.append(&ledgerv1.Entry{
+			Kind:           ledgerv1.EntryKind_ENTRY_KIND_RECEIPT_ISSUED,
+			MessageId:      m.ID,
+			MessageKind:    m.Kind,
+			ThreadId:       m.ThreadID,
+			EnvelopeSha256: sum,
+			ReceiptSha256:  rsum,
+			RefersToIndex:  idx,
+		}); err != nil {
+			return err
+		}
+		res = Received{Index: idx, SignedReceipt: receipt}
+		return nil
+	})
+	if err != nil {
+		return Received{}, err
+	}
+	return res, refused
+}
+
+// replay answers a message ID already in the ledger: the original receipt for
+// the same bytes, a conflict for anything else.
+func replay(w *writer, existing []*ledgerv1.Entry, m Message) (Received, error) {
+	received := findKind(existing, ledgerv1.EntryKind_ENTRY_KIND_RECEIVED)
+	issued := findKind(existing, ledgerv1.EntryKind_ENTRY_KIND_RECEIPT_ISSUED)
+	sum := sumOf(m.Envelope)
+	if received == nil || issued == nil || !bytes.Equal(received.GetEnvelopeSha256(), sum) {
+		return Received{}, fmt.Errorf("%w: %s", ErrConflict, m.ID)
+	}
+	receipt := w.blobs.Get(issued.GetReceiptSha256())
+	if receipt == nil {
+		return Received{}, fmt.Errorf("%w: receipt of %s (entry %d) is missing", ErrCorrupt, m.ID, issued.GetIndex())
+	}
+	return Received{Index: received.GetIndex(), SignedReceipt: bytes.Clone(receipt), Replayed: true}, nil
+}
+
+// AppendReceiptReceived records the counterpart's receipt for a sent message
+// and takes the message out of the outbox, in one transaction. The caller has
+// verified the receipt. A second receipt for the same message writes nothing and
+// returns the first one's entry index.
+func (l *Ledger) AppendReceiptReceived(ctx context.Context, id string, signedReceipt []byte) (uint64, error) {
+	var index uint64
+	var refused error
+	err := l.do(ctx, func(w *writer) error {
+		index, refused = 0, nil
+		existing, err := messageEntries(w.tx, id)
+		if err != nil {
+			return err
+		}
+		sent := findKind(existing, ledgerv1.EntryKind_ENTRY_KIND_SENT)
+		if sent == nil {
+			refused = fmt.Errorf("%w: %s", ErrUnknownMessage, id)
+			return nil
+		}
+		if prior := findKind(existing, ledgerv1.EntryKind_ENTRY_KIND_RECEIPT_RECEIVED); prior != nil {
+			index = prior.GetIndex()
+			return nil
+		}
+		rsum, err := w.putBlob(signedReceipt)
+		if err != nil {
+			return err
+		}
+		index, err = w.append(&ledgerv1.Entry{
+			Kind:           ledgerv1.EntryKind_ENTRY_KIND_RECEIPT_RECEIVED,
+			MessageId:      id,
+			MessageKind:    sent.GetMessageKind(),
+			ThreadId:       sent.GetThreadId(),
+			EnvelopeSha256: sent.GetEnvelopeSha256(),
+			ReceiptSha256:  rsum,
+			RefersToIndex:  sent.GetIndex(),
+		})
+		if err != nil {
+			return err
+		}
+		if err := w.outbox.Delete(u64(sent.GetIndex())); err != nil {
+			return err
+		}
+		w.receipted = append(w.receipted, id)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return index, refused
+}
+
+func encodeOutboxRow(id string, at time.Time) []byte {
+	b := binary.BigEndian.AppendUint64(nil, uint64(at.UnixNano()))
+	return append(b, id...)
+}
+
+func decodeOutboxRow(k, v []byte) (OutboxRow, error) {
+	if len(k) != 8 || len(v) < 8 {
+		return OutboxRow{}, fmt.Errorf("%w: outbox row %x", ErrCorrupt, k)
+	}
+	return OutboxRow{
+		SentIndex:  beU64(k),
+		AcceptedAt: time.Unix(0, int64(beU64(v))).UTC(),
+		MessageID:  string(v[8:]),
+	}, nil
+}
+
+func sumOf(b []byte) []byte {
+	s := sha256.Sum256(b)
+	return s[:]
+}
