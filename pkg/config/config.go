@@ -1,0 +1,378 @@
+// Package config loads a node's configuration: one YAML file, decoded strictly,
+// validated once, and turned into typed values at the edge.
+//
+// Unknown keys are errors (a misspelt key silently ignored is a node running
+// with a setting nobody chose), every message names the key, and relative paths
+// are resolved against the config file's directory so a config works from any
+// working directory.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"sigs.k8s.io/yaml"
+)
+
+// ErrInvalid is wrapped by every validation error.
+var ErrInvalid = errors.New("config: invalid")
+
+// Defaults for keys a config may leave out.
+const (
+	DefaultMaxMessageBytes  = 256 << 10
+	DefaultClockSkew        = 10 * time.Minute
+	DefaultDeliveryWorkers  = 16
+	DefaultInitialBackoff   = 200 * time.Millisecond
+	DefaultMaxBackoff       = 30 * time.Second
+	DefaultAttemptTimeout   = 10 * time.Second
+	DefaultOutboxLimit      = 100_000
+	DefaultShutdownGrace    = 10 * time.Second
+	DefaultLocalSocketName  = "focal.sock"
+	DefaultLedgerFileName   = "ledger.db"
+	maxUnixSocketPathLength = 104 // the smallest sun_path of the platforms we run on, less the NUL
+)
+
+// File is the YAML file as written. Field names are the keys.
+type File struct {
+	Node        NodeFile        `json:"node"`
+	Identity    IdentityFile    `json:"identity"`
+	Counterpart CounterpartFile `json:"counterpart"`
+	Peer        PeerFile        `json:"peer"`
+	Local       LocalFile       `json:"local"`
+	Delivery    DeliveryFile    `json:"delivery"`
+	Limits      LimitsFile      `json:"limits"`
+	Log         LogFile         `json:"log"`
+}
+
+// NodeFile is who this node is and where it keeps its state.
+type NodeFile struct {
+	Agency      string `json:"agency"`
+	SpiffeID    string `json:"spiffe_id"`
+	StateDir    string `json:"state_dir"`
+	MessagesKey string `json:"messages_key"`
+}
+
+// IdentityFile is where the node's X.509-SVID comes from.
+type IdentityFile struct {
+	SVIDCert string `json:"svid_cert"`
+	SVIDKey  string `json:"svid_key"`
+	Bundle   string `json:"bundle"`
+}
+
+// CounterpartFile is the one node this node talks to.
+type CounterpartFile struct {
+	Agency      string `json:"agency"`
+	SpiffeID    string `json:"spiffe_id"`
+	Address     string `json:"address"`
+	Bundle      string `json:"bundle"`
+	MessagesKey string `json:"messages_key"`
+}
+
+// PeerFile is the node-to-node listener.
+type PeerFile struct {
+	Listen string `json:"listen"`
+}
+
+// LocalFile is the local API listener.
+type LocalFile struct {
+	Socket     string   `json:"socket"`
+	Listen     string   `json:"listen"`
+	AllowedIDs []string `json:"allowed_ids"`
+}
+
+// DeliveryFile tunes the delivery loop.
+type DeliveryFile struct {
+	Workers        int      `json:"workers"`
+	InitialBackoff Duration `json:"initial_backoff"`
+	MaxBackoff     Duration `json:"max_backoff"`
+	AttemptTimeout Duration `json:"attempt_timeout"`
+	OutboxLimit    int      `json:"outbox_limit"`
+}
+
+// LimitsFile bounds what the node accepts.
+type LimitsFile struct {
+	MaxMessageBytes int      `json:"max_message_bytes"`
+	ClockSkew       Duration `json:"clock_skew"`
+}
+
+// LogFile sets up logging.
+type LogFile struct {
+	Level  string `json:"level"`
+	Format string `json:"format"`
+}
+
+// Duration is a time.Duration written as "30s" or "5m".
+type Duration time.Duration
+
+// UnmarshalJSON parses a Go duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("not a duration (e.g. 30s, 5m): %q", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes a Go duration string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Duration(d).String() + `"`), nil
+}
+
+// Config is a validated configuration with typed values and absolute paths.
+type Config struct {
+	// Path is the file it came from.
+	Path string
+
+	Agency      string
+	ID          spiffeid.ID
+	StateDir    string
+	LedgerPath  string
+	MessagesKey string
+
+	SVIDCert, SVIDKey, Bundle string
+
+	Counterpart Counterpart
+
+	PeerListen string
+
+	LocalSocket  string
+	LocalListen  string
+	LocalAllowed []spiffeid.ID
+
+	Workers        int
+	InitialBackoff time.Duration
+	MaxBackoff     time.Duration
+	AttemptTimeout time.Duration
+	OutboxLimit    int
+
+	MaxMessageBytes int
+	ClockSkew       time.Duration
+
+	LogLevel  slog.Level
+	LogFormat string
+}
+
+// Counterpart is the other node.
+type Counterpart struct {
+	Agency      string
+	ID          spiffeid.ID
+	Address     string
+	Bundle      string
+	MessagesKey string
+}
+
+// LedgerName is the ledger's name in checkpoints and CONFIG entries, e.g.
+// "imigrasi.go.id/focalpoint/ledger".
+func (c *Config) LedgerName() string {
+	return c.ID.TrustDomain().Name() + "/focalpoint/ledger"
+}
+
+// Load reads, decodes and validates the config file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	cfg, err := Parse(data, filepath.Dir(abs))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	cfg.Path = abs
+	return cfg, nil
+}
+
+// Parse decodes and validates YAML; relative paths are taken from dir.
+func Parse(data []byte, dir string) (*Config, error) {
+	var f File
+	if err := yaml.UnmarshalStrict(data, &f); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, cleanDecodeError(err))
+	}
+	return f.validate(dir)
+}
+
+// cleanDecodeError drops the decoder's layers of "error unmarshaling JSON"
+// so the message leads with the key.
+func cleanDecodeError(err error) string {
+	s := err.Error()
+	for _, p := range []string{"error unmarshaling JSON: ", "while decoding JSON: ", "json: "} {
+		s = strings.ReplaceAll(s, p, "")
+	}
+	return s
+}
+
+type problems []string
+
+func (p *problems) addf(format string, args ...any) { *p = append(*p, fmt.Sprintf(format, args...)) }
+
+func (f *File) validate(dir string) (*Config, error) {
+	var p problems
+	path := func(key, v string) string {
+		if v == "" {
+			p.addf("%s must be set", key)
+			return ""
+		}
+		if filepath.IsAbs(v) {
+			return filepath.Clean(v)
+		}
+		return filepath.Join(dir, v)
+	}
+	id := func(key, v string) spiffeid.ID {
+		if v == "" {
+			p.addf("%s must be set", key)
+			return spiffeid.ID{}
+		}
+		x, err := spiffeid.FromString(v)
+		if err != nil {
+			p.addf("%s: %q is not a SPIFFE ID: %v", key, v, err)
+		}
+		return x
+	}
+	address := func(key, v string, required bool) string {
+		if v == "" {
+			if required {
+				p.addf("%s must be set (host:port)", key)
+			}
+			return ""
+		}
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			p.addf("%s: %q is not host:port: %v", key, v, err)
+		}
+		return v
+	}
+	agency := func(key, v string) string {
+		if !validAgency(v) {
+			p.addf("%s: %q is not an agency code like ID-DJI", key, v)
+		}
+		return v
+	}
+	positive := func(key string, v, def int) int {
+		switch {
+		case v < 0:
+			p.addf("%s must not be negative", key)
+		case v == 0:
+			return def
+		}
+		return v
+	}
+	duration := func(key string, v Duration, def time.Duration) time.Duration {
+		switch {
+		case v < 0:
+			p.addf("%s must not be negative", key)
+		case v == 0:
+			return def
+		}
+		return time.Duration(v)
+	}
+
+	c := &Config{
+		Agency:      agency("node.agency", f.Node.Agency),
+		ID:          id("node.spiffe_id", f.Node.SpiffeID),
+		StateDir:    path("node.state_dir", f.Node.StateDir),
+		MessagesKey: path("node.messages_key", f.Node.MessagesKey),
+		SVIDCert:    path("identity.svid_cert", f.Identity.SVIDCert),
+		SVIDKey:     path("identity.svid_key", f.Identity.SVIDKey),
+		Bundle:      path("identity.bundle", f.Identity.Bundle),
+		Counterpart: Counterpart{
+			Agency:      agency("counterpart.agency", f.Counterpart.Agency),
+			ID:          id("counterpart.spiffe_id", f.Counterpart.SpiffeID),
+			Address:     address("counterpart.address", f.Counterpart.Address, true),
+			Bundle:      path("counterpart.bundle", f.Counterpart.Bundle),
+			MessagesKey: path("counterpart.messages_key", f.Counterpart.MessagesKey),
+		},
+		PeerListen:      address("peer.listen", f.Peer.Listen, true),
+		LocalListen:     address("local.listen", f.Local.Listen, false),
+		Workers:         positive("delivery.workers", f.Delivery.Workers, DefaultDeliveryWorkers),
+		InitialBackoff:  duration("delivery.initial_backoff", f.Delivery.InitialBackoff, DefaultInitialBackoff),
+		MaxBackoff:      duration("delivery.max_backoff", f.Delivery.MaxBackoff, DefaultMaxBackoff),
+		AttemptTimeout:  duration("delivery.attempt_timeout", f.Delivery.AttemptTimeout, DefaultAttemptTimeout),
+		OutboxLimit:     positive("delivery.outbox_limit", f.Delivery.OutboxLimit, DefaultOutboxLimit),
+		MaxMessageBytes: positive("limits.max_message_bytes", f.Limits.MaxMessageBytes, DefaultMaxMessageBytes),
+		ClockSkew:       duration("limits.clock_skew", f.Limits.ClockSkew, DefaultClockSkew),
+		LogFormat:       f.Log.Format,
+	}
+	if c.StateDir != "" {
+		c.LedgerPath = filepath.Join(c.StateDir, DefaultLedgerFileName)
+		c.LocalSocket = filepath.Join(c.StateDir, DefaultLocalSocketName)
+	}
+	if f.Local.Socket != "" {
+		c.LocalSocket = path("local.socket", f.Local.Socket)
+	}
+	if len(c.LocalSocket) > maxUnixSocketPathLength {
+		p.addf("local.socket: path %q is longer than %d bytes, the limit for unix sockets", c.LocalSocket, maxUnixSocketPathLength)
+	}
+	if c.MaxBackoff < c.InitialBackoff {
+		p.addf("delivery.max_backoff (%s) must not be less than delivery.initial_backoff (%s)", c.MaxBackoff, c.InitialBackoff)
+	}
+	if c.MaxMessageBytes > 4<<20 {
+		p.addf("limits.max_message_bytes must be at most 4 MiB")
+	}
+	if !c.ID.IsZero() && !c.Counterpart.ID.IsZero() {
+		if c.ID.TrustDomain() == c.Counterpart.ID.TrustDomain() {
+			p.addf("counterpart.spiffe_id must be in another trust domain than node.spiffe_id")
+		}
+	}
+	if c.Agency != "" && c.Agency == c.Counterpart.Agency {
+		p.addf("counterpart.agency must differ from node.agency")
+	}
+	for i, s := range f.Local.AllowedIDs {
+		x := id(fmt.Sprintf("local.allowed_ids[%d]", i), s)
+		if !x.IsZero() && !c.ID.IsZero() && x.TrustDomain() != c.ID.TrustDomain() {
+			p.addf("local.allowed_ids[%d]: %s is not in this node's trust domain %s", i, x, c.ID.TrustDomain())
+		}
+		c.LocalAllowed = append(c.LocalAllowed, x)
+	}
+	if c.LocalListen != "" && len(c.LocalAllowed) == 0 {
+		p.addf("local.allowed_ids must list the SPIFFE IDs admitted when local.listen is set")
+	}
+	switch strings.ToLower(f.Log.Level) {
+	case "", "info":
+		c.LogLevel = slog.LevelInfo
+	case "debug":
+		c.LogLevel = slog.LevelDebug
+	case "warn":
+		c.LogLevel = slog.LevelWarn
+	case "error":
+		c.LogLevel = slog.LevelError
+	default:
+		p.addf("log.level: %q is not one of debug, info, warn, error", f.Log.Level)
+	}
+	switch f.Log.Format {
+	case "", "json", "text":
+	default:
+		p.addf("log.format: %q is not json or text", f.Log.Format)
+	}
+	if len(p) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, strings.Join(p, "; "))
+	}
+	return c, nil
+}
+
+func validAgency(s string) bool {
+	i := strings.IndexByte(s, '-')
+	if i != 2 || len(s) < 5 || len(s) > 13 {
+		return false
+	}
+	for j, r := range s {
+		switch {
+		case j == 2:
+		case j < 2 && r >= 'A' && r <= 'Z':
+		case j > 2 && (r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'):
+		default:
+			return false
+		}
+	}
+	return true
+}
