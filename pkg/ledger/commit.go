@@ -89,6 +89,7 @@ func (l *Ledger) commit(batch []*request) {
 	}
 	if err == nil {
 		l.size.Store(w.next)
+		l.outboxLen.Add(int64(w.outboxDelta))
 		l.metrics.committed(w, len(batch), time.Since(start))
 		l.wake(w.receipted)
 	}
@@ -136,9 +137,10 @@ type writer struct {
 	entries, blobs, messages, inbox, outbox, meta *bolt.Bucket
 
 	// What the commit did, for metrics and waiters once it is durable.
-	appended  map[ledgerv1.EntryKind]int
-	bytes     int
-	receipted []string
+	appended    map[ledgerv1.EntryKind]int
+	bytes       int
+	receipted   []string
+	outboxDelta int
 }
 
 // append stamps e with the next index and the commit time and stores it.

@@ -48,7 +48,8 @@ type Ledger struct {
 	stopped  chan struct{}
 	close    sync.Once
 
-	size atomic.Uint64
+	size      atomic.Uint64
+	outboxLen atomic.Int64
 
 	mu      sync.Mutex
 	waiters map[string][]chan struct{}
@@ -121,6 +122,8 @@ func (l *Ledger) prepare(readOnly bool) error {
 			}
 			l.size.Store(beU64(k) + 1)
 		}
+		// Counted once at start; commits keep the count from then on.
+		l.outboxLen.Store(int64(tx.Bucket(bucketOutbox).Stats().KeyN))
 		return nil
 	}
 	if readOnly {
@@ -243,15 +246,13 @@ type OutboxRow struct {
 	AcceptedAt time.Time
 }
 
-// Outbox returns up to limit waiting messages, oldest first, and how many wait in all.
-func (l *Ledger) Outbox(limit int) ([]OutboxRow, int, error) {
+// Outbox returns up to limit waiting messages whose SENT index is at least
+// from, oldest first.
+func (l *Ledger) Outbox(from uint64, limit int) ([]OutboxRow, error) {
 	var rows []OutboxRow
-	var total int
 	err := l.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketOutbox)
-		total = b.Stats().KeyN
-		c := b.Cursor()
-		for k, v := c.First(); k != nil && len(rows) < limit; k, v = c.Next() {
+		c := tx.Bucket(bucketOutbox).Cursor()
+		for k, v := c.Seek(u64(from)); k != nil && len(rows) < limit; k, v = c.Next() {
 			r, err := decodeOutboxRow(k, v)
 			if err != nil {
 				return err
@@ -260,8 +261,12 @@ func (l *Ledger) Outbox(limit int) ([]OutboxRow, int, error) {
 		}
 		return nil
 	})
-	return rows, total, err
+	return rows, err
 }
+
+// OutboxLen is how many sent messages wait for their receipt. It is kept in
+// memory, so asking costs nothing.
+func (l *Ledger) OutboxLen() int { return int(l.outboxLen.Load()) }
 
 // InboxItem is one received message.
 type InboxItem struct {

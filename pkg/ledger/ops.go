@@ -69,6 +69,7 @@ func (l *Ledger) AppendSent(ctx context.Context, m Message) (uint64, error) {
 		if err != nil {
 			return err
 		}
+		w.outboxDelta++
 		return w.outbox.Put(u64(index), encodeOutboxRow(m.ID, w.now))
 	})
 	if err != nil {
@@ -212,6 +213,7 @@ func (l *Ledger) AppendReceiptReceived(ctx context.Context, id string, signedRec
 		if err := w.outbox.Delete(u64(sent.GetIndex())); err != nil {
 			return err
 		}
+		w.outboxDelta--
 		w.receipted = append(w.receipted, id)
 		return nil
 	})

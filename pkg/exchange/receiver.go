@@ -1,0 +1,188 @@
+package exchange
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/focalpoint-gateway/focalpoint/pkg/envelope"
+	envelopev1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/envelope/v1"
+	ledgerv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/ledger/v1"
+	messagev1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/message/v1"
+	peerv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/peer/v1"
+	"github.com/focalpoint-gateway/focalpoint/pkg/identity"
+	"github.com/focalpoint-gateway/focalpoint/pkg/ledger"
+	"github.com/focalpoint-gateway/focalpoint/pkg/message"
+)
+
+// ReceiverOptions bound what the receiver accepts.
+type ReceiverOptions struct {
+	// MaxEnvelopeBytes is the largest envelope accepted.
+	MaxEnvelopeBytes int
+	// ClockSkew is how far a message's creation time may be from this node's clock.
+	ClockSkew time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// Metrics; nil counts nothing.
+	Metrics *Metrics
+}
+
+// Receiver serves the peer API.
+type Receiver struct {
+	peerv1.UnimplementedPeerServiceServer
+	link    Link
+	ledger  *ledger.Ledger
+	opts    ReceiverOptions
+	log     *slog.Logger
+	metrics *Metrics
+}
+
+// NewReceiver makes the peer API server.
+func NewReceiver(link Link, l *ledger.Ledger, opts ReceiverOptions) *Receiver {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	r := &Receiver{link: link, ledger: l, opts: opts, log: opts.Logger, metrics: opts.Metrics}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if r.metrics == nil {
+		r.metrics = NewMetrics(nil)
+	}
+	return r
+}
+
+// Deliver verifies one envelope from the counterpart, ledgers it and returns the
+// signed receipt.
+func (r *Receiver) Deliver(ctx context.Context, req *peerv1.DeliverRequest) (*peerv1.DeliverResponse, error) {
+	res, id, kind, err := r.deliver(ctx, req.GetEnvelope())
+	if err != nil {
+		reason := refusalReason(err)
+		r.metrics.refused.WithLabelValues(reason).Inc()
+		r.log.WarnContext(ctx, "peer delivery refused", "message_id", id, "reason", reason, "err", err)
+		return nil, err
+	}
+	if res.Replayed {
+		r.metrics.replayed.Inc()
+		r.log.InfoContext(ctx, "peer delivery replayed; original receipt returned", "message_id", id, "ledger_index", res.Index)
+	} else {
+		r.metrics.received.WithLabelValues(KindName(kind)).Inc()
+		r.log.InfoContext(ctx, "message received", "message_id", id, "kind", KindName(kind), "ledger_index", res.Index)
+	}
+	return &peerv1.DeliverResponse{SignedReceipt: res.SignedReceipt}, nil
+}
+
+func (r *Receiver) deliver(ctx context.Context, raw []byte) (ledger.Received, string, ledgerv1.MessageKind, error) {
+	none := ledgerv1.MessageKind_MESSAGE_KIND_UNSPECIFIED
+	caller, err := identity.PeerID(ctx)
+	if err != nil {
+		return ledger.Received{}, "", none, fmt.Errorf("%w: %w", ErrNotPeer, err)
+	}
+	if caller != r.link.PeerID {
+		return ledger.Received{}, "", none, fmt.Errorf("%w: caller is %s", ErrNotPeer, caller)
+	}
+	if len(raw) == 0 {
+		return ledger.Received{}, "", none, violation("envelope", "required")
+	}
+	if len(raw) > r.opts.MaxEnvelopeBytes {
+		return ledger.Received{}, "", none, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(raw), r.opts.MaxEnvelopeBytes)
+	}
+	opened, err := envelope.Open(raw, r.link.PeerKeys)
+	if err != nil {
+		return ledger.Received{}, "", none, err
+	}
+	m := opened.Message
+	id := m.GetHeader().GetMessageId()
+	now := r.opts.Now()
+	if err := message.Validate(m, now); err != nil {
+		return ledger.Received{}, id, none, err
+	}
+	h := m.GetHeader()
+	// The signature says who wrote it; the connection says who delivered it. A
+	// counterpart may only deliver what it signed itself.
+	if h.GetSender().GetSpiffeId() != caller.String() || h.GetSender().GetAgency() != r.link.Counterpart.GetAgency() {
+		return ledger.Received{}, id, none, fmt.Errorf("%w: signed sender %s (%s) is not the connected peer %s",
+			ErrNotPeer, h.GetSender().GetSpiffeId(), h.GetSender().GetAgency(), caller)
+	}
+	if h.GetRecipient().GetSpiffeId() != r.link.SelfID.String() || h.GetRecipient().GetAgency() != r.link.Self.GetAgency() {
+		return ledger.Received{}, id, none, violation("header.recipient", fmt.Sprintf("is %s (%s), this node is %s (%s)",
+			h.GetRecipient().GetSpiffeId(), h.GetRecipient().GetAgency(), r.link.SelfID, r.link.Self.GetAgency()))
+	}
+	if d := h.GetCreatedAt().AsTime().Sub(now); d > r.opts.ClockSkew || d < -r.opts.ClockSkew {
+		return ledger.Received{}, id, none, violation("header.created_at", fmt.Sprintf("is %s from this node's clock, more than the allowed %s", d.Round(time.Second), r.opts.ClockSkew))
+	}
+	if _, ok := m.GetPayload().GetKind().(*messagev1.Payload_Outcome); ok {
+		if err := r.checkAnswers(h.GetInReplyTo(), h.GetThreadId()); err != nil {
+			return ledger.Received{}, id, none, err
+		}
+	}
+	kind := MessageKind(m)
+	res, err := r.ledger.AppendReceived(ctx, ledger.Message{
+		ID: id, Kind: kind, ThreadID: h.GetThreadId(), Envelope: raw,
+	}, r.issue(id, opened.SHA256[:]))
+	return res, id, kind, err
+}
+
+// checkAnswers makes sure an outcome answers an alert this node sent, in its thread.
+func (r *Receiver) checkAnswers(inReplyTo, thread string) error {
+	entries, err := r.ledger.MessageEntries(inReplyTo)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return violation("header.in_reply_to", "names no message this node sent")
+	}
+	if err != nil {
+		return err
+	}
+	first := entries[0]
+	if first.GetKind() != ledgerv1.EntryKind_ENTRY_KIND_SENT || first.GetMessageKind() != ledgerv1.MessageKind_MESSAGE_KIND_ALERT {
+		return violation("header.in_reply_to", "names no alert this node sent")
+	}
+	if first.GetThreadId() != thread {
+		return violation("header.thread_id", "is not the thread of the alert it answers")
+	}
+	return nil
+}
+
+func (r *Receiver) issue(id string, envelopeSHA []byte) ledger.IssueFunc {
+	return func(index uint64, at time.Time) ([]byte, error) {
+		return envelope.SignReceipt(&envelopev1.Receipt{
+			MessageId:      id,
+			EnvelopeSha256: envelopeSHA,
+			LedgerIndex:    index,
+			ReceivedAt:     timestamppb.New(at),
+			Receiver:       r.link.Self,
+		}, r.link.SelfSigner)
+	}
+}
+
+func violation(field, description string) error {
+	return &message.ValidationError{Violations: []message.FieldViolation{{Field: field, Description: description}}}
+}
+
+// refusalReason is a short, bounded label for metrics and logs.
+func refusalReason(err error) string {
+	switch {
+	case errors.Is(err, ErrNotPeer):
+		return "not_peer"
+	case errors.Is(err, ErrTooLarge):
+		return "too_large"
+	case errors.Is(err, envelope.ErrMalformed):
+		return "malformed"
+	case errors.Is(err, envelope.ErrUnknownKey):
+		return "unknown_key"
+	case errors.Is(err, envelope.ErrBadSignature):
+		return "bad_signature"
+	case errors.Is(err, message.ErrInvalid):
+		return "invalid"
+	case errors.Is(err, ledger.ErrConflict):
+		return "conflict"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "cancelled"
+	}
+	return "internal"
+}

@@ -1,0 +1,407 @@
+package exchange
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/focalpoint-gateway/focalpoint/pkg/envelope"
+	focalv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/focal/v1"
+	ledgerv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/ledger/v1"
+	messagev1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/message/v1"
+	peerv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/peer/v1"
+	"github.com/focalpoint-gateway/focalpoint/pkg/ledger"
+	"github.com/focalpoint-gateway/focalpoint/pkg/message"
+)
+
+// SenderOptions tune submission and delivery.
+type SenderOptions struct {
+	// Workers is how many deliveries may be in flight at once.
+	Workers int
+	// InitialBackoff and MaxBackoff bound the wait between attempts.
+	InitialBackoff, MaxBackoff time.Duration
+	// AttemptTimeout bounds one delivery attempt.
+	AttemptTimeout time.Duration
+	// OutboxLimit is how many messages may wait before submissions are refused.
+	OutboxLimit int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// Metrics; nil counts nothing.
+	Metrics *Metrics
+}
+
+// Sender signs and ledgers drafts and delivers them to the counterpart.
+type Sender struct {
+	link    Link
+	ledger  *ledger.Ledger
+	peer    peerv1.PeerServiceClient
+	opts    SenderOptions
+	log     *slog.Logger
+	metrics *Metrics
+
+	kick chan struct{}
+
+	mu       sync.Mutex
+	inFlight map[string]bool
+	retry    map[string]*retryState
+	// linkDownUntil pauses all dispatch after a transport failure, so an absent
+	// peer costs one probe per backoff, not one attempt per queued message.
+	linkDownUntil time.Time
+	linkFailures  int
+}
+
+type retryState struct {
+	attempts  int
+	lastError string
+	notBefore time.Time
+}
+
+// NewSender makes a sender delivering through conn.
+func NewSender(link Link, l *ledger.Ledger, conn grpc.ClientConnInterface, opts SenderOptions) *Sender {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 1
+	}
+	s := &Sender{
+		link:     link,
+		ledger:   l,
+		peer:     peerv1.NewPeerServiceClient(conn),
+		opts:     opts,
+		log:      opts.Logger,
+		metrics:  opts.Metrics,
+		kick:     make(chan struct{}, 1),
+		inFlight: make(map[string]bool),
+		retry:    make(map[string]*retryState),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.metrics == nil {
+		s.metrics = NewMetrics(nil)
+	}
+	return s
+}
+
+// Submitted says a message is signed, durable in the ledger and queued.
+type Submitted struct {
+	MessageID   string
+	ThreadID    string
+	LedgerIndex uint64
+}
+
+// Submit turns a draft into a signed message, commits it with its outbox row,
+// and returns once that is durable. Delivery happens in Run.
+func (s *Sender) Submit(ctx context.Context, d *focalv1.Draft) (Submitted, error) {
+	if n := s.ledger.OutboxLen(); n >= s.opts.OutboxLimit {
+		s.metrics.refused.WithLabelValues("outbox_full").Inc()
+		return Submitted{}, &OutboxFullError{Pending: n, Limit: s.opts.OutboxLimit, RetryAfter: s.opts.MaxBackoff}
+	}
+	m, err := s.compose(d)
+	if err != nil {
+		return Submitted{}, err
+	}
+	raw, err := envelope.Seal(m, s.link.SelfSigner)
+	if err != nil {
+		return Submitted{}, err
+	}
+	h := m.GetHeader()
+	kind := MessageKind(m)
+	index, err := s.ledger.AppendSent(ctx, ledger.Message{ID: h.GetMessageId(), Kind: kind, ThreadID: h.GetThreadId(), Envelope: raw})
+	if err != nil {
+		return Submitted{}, err
+	}
+	s.metrics.sent.WithLabelValues(KindName(kind)).Inc()
+	s.log.InfoContext(ctx, "message accepted", "message_id", h.GetMessageId(), "kind", KindName(kind), "ledger_index", index)
+	s.Kick()
+	return Submitted{MessageID: h.GetMessageId(), ThreadID: h.GetThreadId(), LedgerIndex: index}, nil
+}
+
+// compose fills in what the node owns (ID, parties, time, thread) and
+// validates the whole message before anything is signed.
+func (s *Sender) compose(d *focalv1.Draft) (*messagev1.Message, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, fmt.Errorf("exchange: message ID: %w", err)
+	}
+	now := s.opts.Now()
+	m := &messagev1.Message{
+		Header: &messagev1.Header{
+			MessageId:     id.String(),
+			Sender:        s.link.Self,
+			Recipient:     s.link.Counterpart,
+			CreatedAt:     timestamppb.New(now),
+			ThreadId:      d.GetThreadId(),
+			InReplyTo:     d.GetInReplyTo(),
+			Handling:      d.GetHandling(),
+			SchemaVersion: message.SchemaVersion,
+		},
+		Payload: d.GetPayload(),
+	}
+	switch m.GetPayload().GetKind().(type) {
+	case *messagev1.Payload_Alert:
+		if m.Header.ThreadId == "" {
+			// An alert opens a case named after itself.
+			m.Header.ThreadId = m.Header.MessageId
+		}
+	case *messagev1.Payload_Outcome:
+		if err := s.answerThread(m.Header); err != nil {
+			return nil, err
+		}
+	case *messagev1.Payload_Test:
+		if m.Header.Handling == nil {
+			m.Header.Handling = &messagev1.Handling{Code: messagev1.HandlingCode_HANDLING_CODE_H0}
+		}
+	}
+	if err := message.Validate(m, now); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// answerThread checks that an outcome answers an alert received from the
+// counterpart, and files it in that alert's case.
+func (s *Sender) answerThread(h *messagev1.Header) error {
+	if h.GetInReplyTo() == "" {
+		return violation("header.in_reply_to", "required: the alert this outcome answers")
+	}
+	entries, err := s.ledger.MessageEntries(h.GetInReplyTo())
+	if errors.Is(err, ledger.ErrNotFound) {
+		return violation("header.in_reply_to", "names no message this node received")
+	}
+	if err != nil {
+		return err
+	}
+	first := entries[0]
+	if first.GetKind() != ledgerv1.EntryKind_ENTRY_KIND_RECEIVED || first.GetMessageKind() != ledgerv1.MessageKind_MESSAGE_KIND_ALERT {
+		return violation("header.in_reply_to", "names no alert this node received")
+	}
+	if h.GetThreadId() == "" {
+		h.ThreadId = first.GetThreadId()
+	} else if h.GetThreadId() != first.GetThreadId() {
+		return violation("header.thread_id", "is not the thread of the alert it answers")
+	}
+	return nil
+}
+
+// Kick wakes the delivery loop.
+func (s *Sender) Kick() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// OutboxStatus is a queued message's delivery state as the loop knows it.
+type OutboxStatus struct {
+	Attempts  int
+	LastError string
+}
+
+// Status returns what the delivery loop knows of a queued message.
+func (s *Sender) Status(id string) OutboxStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.retry[id]; r != nil {
+		return OutboxStatus{Attempts: r.attempts, LastError: r.lastError}
+	}
+	return OutboxStatus{}
+}
+
+// Run delivers queued messages until ctx ends, then waits for attempts in flight.
+// It resumes from the outbox alone, so a restart loses nothing.
+func (s *Sender) Run(ctx context.Context) error {
+	work := make(chan ledger.OutboxRow)
+	var wg sync.WaitGroup
+	for range s.opts.Workers {
+		wg.Go(func() {
+			for row := range work {
+				s.attempt(ctx, row)
+			}
+		})
+	}
+	defer func() {
+		close(work)
+		wg.Wait()
+	}()
+	for {
+		wait := s.dispatch(ctx, work)
+		if ctx.Err() != nil {
+			return nil
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-s.kick:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// dispatch hands every due message to the workers, oldest first, and says how
+// long to sleep before looking again.
+func (s *Sender) dispatch(ctx context.Context, work chan<- ledger.OutboxRow) time.Duration {
+	const page = 512
+	next := time.Second
+	var from uint64
+	for ctx.Err() == nil {
+		rows, err := s.ledger.Outbox(from, page)
+		if err != nil {
+			s.log.ErrorContext(ctx, "reading the outbox failed", "err", err)
+			return next
+		}
+		for _, row := range rows {
+			now := s.opts.Now()
+			s.mu.Lock()
+			if wait := s.linkDownUntil.Sub(now); wait > 0 {
+				s.mu.Unlock()
+				return min(next, wait)
+			}
+			busy := s.inFlight[row.MessageID]
+			r := s.retry[row.MessageID]
+			due := r == nil || !now.Before(r.notBefore)
+			if !busy && due {
+				s.inFlight[row.MessageID] = true
+			}
+			s.mu.Unlock()
+			if busy {
+				continue
+			}
+			if !due {
+				next = min(next, r.notBefore.Sub(now))
+				continue
+			}
+			select {
+			case work <- row:
+			case <-ctx.Done():
+				s.done(row.MessageID)
+				return next
+			}
+		}
+		if len(rows) < page {
+			return next
+		}
+		from = rows[len(rows)-1].SentIndex + 1
+	}
+	return next
+}
+
+func (s *Sender) done(id string) {
+	s.mu.Lock()
+	delete(s.inFlight, id)
+	s.mu.Unlock()
+}
+
+// attempt delivers one message once and records what happened.
+func (s *Sender) attempt(ctx context.Context, row ledger.OutboxRow) {
+	defer s.done(row.MessageID)
+	// An attempt under way when the node stops is finished, not abandoned: the
+	// peer may already hold the message, and its receipt belongs in our ledger.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.AttemptTimeout)
+	defer cancel()
+	err := s.deliver(actx, row)
+	now := s.opts.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil {
+		delete(s.retry, row.MessageID)
+		s.linkFailures = 0
+		s.metrics.attempts.WithLabelValues("receipted").Inc()
+		s.metrics.roundTrip.Observe(now.Sub(row.AcceptedAt).Seconds())
+		return
+	}
+	r := s.retry[row.MessageID]
+	if r == nil {
+		r = &retryState{}
+		s.retry[row.MessageID] = r
+	}
+	r.attempts++
+	r.lastError = err.Error()
+	if transient(err) {
+		s.metrics.attempts.WithLabelValues("unavailable").Inc()
+		s.linkFailures++
+		s.linkDownUntil = now.Add(s.backoff(s.linkFailures))
+		r.notBefore = now
+		s.log.WarnContext(ctx, "delivery failed; will retry", "message_id", row.MessageID, "attempts", r.attempts, "err", err)
+		return
+	}
+	// The peer refused this message. It stays in the outbox, visible with its
+	// error, and is tried again slowly: a refusal caused by a misconfiguration
+	// clears when the configuration is fixed, and nothing accepted is dropped.
+	s.metrics.attempts.WithLabelValues("refused").Inc()
+	r.notBefore = now.Add(s.backoff(r.attempts))
+	s.log.ErrorContext(ctx, "delivery refused by the counterpart", "message_id", row.MessageID, "attempts", r.attempts, "err", err)
+}
+
+func (s *Sender) deliver(ctx context.Context, row ledger.OutboxRow) error {
+	sent, _, err := s.ledger.Entry(row.SentIndex)
+	if err != nil {
+		return err
+	}
+	raw, err := s.ledger.Blob(sent.GetEnvelopeSha256())
+	if err != nil {
+		return err
+	}
+	resp, err := s.peer.Deliver(ctx, &peerv1.DeliverRequest{Envelope: raw})
+	if err != nil {
+		return fmt.Errorf("exchange: deliver %s: %w", row.MessageID, err)
+	}
+	receipt, _, err := envelope.OpenReceipt(resp.GetSignedReceipt(), s.link.PeerKeys)
+	if err != nil {
+		return fmt.Errorf("exchange: receipt for %s: %w", row.MessageID, err)
+	}
+	switch {
+	case receipt.GetMessageId() != row.MessageID:
+		return fmt.Errorf("%w: receipt names message %s", ErrBadReceipt, receipt.GetMessageId())
+	case string(receipt.GetEnvelopeSha256()) != string(sent.GetEnvelopeSha256()):
+		return fmt.Errorf("%w: receipt names another envelope hash", ErrBadReceipt)
+	case receipt.GetReceiver().GetSpiffeId() != s.link.PeerID.String():
+		return fmt.Errorf("%w: receipt names receiver %s", ErrBadReceipt, receipt.GetReceiver().GetSpiffeId())
+	}
+	index, err := s.ledger.AppendReceiptReceived(ctx, row.MessageID, resp.GetSignedReceipt())
+	if err != nil {
+		return err
+	}
+	s.log.InfoContext(ctx, "receipt received", "message_id", row.MessageID, "ledger_index", index, "peer_ledger_index", receipt.GetLedgerIndex())
+	return nil
+}
+
+// transient errors say the link, not the message, is the problem.
+func transient(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok {
+		// Our own findings (a bad receipt, a ledger error) are not the link's fault.
+		return errors.Is(err, context.DeadlineExceeded)
+	}
+	switch st.Code() {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.ResourceExhausted, codes.Aborted, codes.Internal, codes.Unknown:
+		return true
+	}
+	return errors.Is(err, context.DeadlineExceeded)
+}
+
+// backoff is capped exponential with jitter: a random wait in [d/2, d].
+func (s *Sender) backoff(failures int) time.Duration {
+	d := s.opts.InitialBackoff
+	for i := 1; i < failures && d < s.opts.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, s.opts.MaxBackoff)
+	return d/2 + rand.N(d/2+1)
+}
