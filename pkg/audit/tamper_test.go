@@ -1,0 +1,130 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	ledgerv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/ledger/v1"
+)
+
+// These helpers change a closed ledger file behind the ledger package's back,
+// as someone with the file would. Bucket names and key layout are those of
+// pkg/ledger/bucket.go.
+var (
+	bucketEntries  = []byte("entries")
+	bucketBlobs    = []byte("blobs")
+	bucketMessages = []byte("messages")
+)
+
+func be64(i uint64) []byte { return binary.BigEndian.AppendUint64(nil, i) }
+
+// tamper runs fn in one bbolt write transaction on the file at path.
+func tamper(t testing.TB, path string, fn func(tx *bolt.Tx) error) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rawEntry returns a copy of entry i's stored bytes.
+func rawEntry(t testing.TB, tx *bolt.Tx, i uint64) []byte {
+	t.Helper()
+	v := tx.Bucket(bucketEntries).Get(be64(i))
+	if v == nil {
+		t.Fatalf("no entry %d", i)
+	}
+	return bytes.Clone(v)
+}
+
+func getEntry(t testing.TB, tx *bolt.Tx, i uint64) *ledgerv1.Entry {
+	t.Helper()
+	var e ledgerv1.Entry
+	if err := proto.Unmarshal(rawEntry(t, tx, i), &e); err != nil {
+		t.Fatal(err)
+	}
+	return &e
+}
+
+// putEntry stores e under its own index, encoded as the ledger encodes it.
+func putEntry(t testing.TB, tx *bolt.Tx, e *ledgerv1.Entry) {
+	t.Helper()
+	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Bucket(bucketEntries).Put(be64(e.GetIndex()), raw); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// editEntry decodes entry i, lets fn change it and stores it again.
+func editEntry(t testing.TB, tx *bolt.Tx, i uint64, fn func(e *ledgerv1.Entry)) {
+	t.Helper()
+	e := getEntry(t, tx, i)
+	fn(e)
+	putEntry(t, tx, e)
+}
+
+func putBlob(t testing.TB, tx *bolt.Tx, b []byte) []byte {
+	t.Helper()
+	sum := sha256.Sum256(b)
+	if err := tx.Bucket(bucketBlobs).Put(sum[:], b); err != nil {
+		t.Fatal(err)
+	}
+	return sum[:]
+}
+
+// flipBlobByte inverts one byte in the middle of the blob kept for b.
+func flipBlobByte(t testing.TB, tx *bolt.Tx, b []byte) {
+	t.Helper()
+	sum := sha256.Sum256(b)
+	v := bytes.Clone(tx.Bucket(bucketBlobs).Get(sum[:]))
+	if v == nil {
+		t.Fatalf("no blob %x", sum)
+	}
+	v[len(v)/2] ^= 0xff
+	if err := tx.Bucket(bucketBlobs).Put(sum[:], v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dropIndexRows deletes the message-index rows of entries from index on, as a
+// careful truncation would.
+func dropIndexRows(t testing.TB, tx *bolt.Tx, from uint64) {
+	t.Helper()
+	c := tx.Bucket(bucketMessages).Cursor()
+	var doomed [][]byte
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if binary.BigEndian.Uint64(k[len(k)-8:]) >= from {
+			doomed = append(doomed, bytes.Clone(k))
+		}
+	}
+	for _, k := range doomed {
+		if err := tx.Bucket(bucketMessages).Delete(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// truncate deletes entries from index on, and their message-index rows: the
+// file then looks like an older copy of itself.
+func truncate(t testing.TB, tx *bolt.Tx, from uint64) {
+	t.Helper()
+	for i := from; tx.Bucket(bucketEntries).Get(be64(i)) != nil; i++ {
+		if err := tx.Bucket(bucketEntries).Delete(be64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dropIndexRows(t, tx, from)
+}

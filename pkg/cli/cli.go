@@ -1,0 +1,170 @@
+// Package cli is the focalpoint command line: one cobra command per task, each
+// a thin layer over the package that does the work. Commands that print results
+// print a table for people, or one JSON document with -o json.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/focalpoint-gateway/focalpoint/pkg/config"
+	focalv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/focal/v1"
+	"github.com/focalpoint-gateway/focalpoint/pkg/node"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// errUsage marks a mistake in how the command was called.
+var errUsage = errors.New("usage")
+
+// Main runs the command line and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(stderr, "focalpoint: "+describe(err))
+	var ue usageError
+	if errors.As(err, &ue) || errors.Is(err, errUsage) {
+		return exitUsage
+	}
+	return exitFailure
+}
+
+type usageError struct{ error }
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "focalpoint",
+		Short: "Signed message exchange between two agencies' focal points, with an auditable ledger",
+		Long: `focalpoint runs a node through which one agency's focal point exchanges signed
+messages (suspect-traveller alerts, case outcomes) with its counterpart, and the
+tools to use it and to audit what was exchanged.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(
+		newDemoCmd(),
+		newServeCmd(),
+		newCertsCmd(),
+		newAlertCmd(),
+		newOutcomeCmd(),
+		newInboxCmd(),
+		newOutboxCmd(),
+		newShowCmd(),
+		newPingCmd(),
+		newAuditCmd(),
+		newLedgerCmd(),
+		newKeysCmd(),
+	)
+	return root
+}
+
+// describe renders an error for a person: a gRPC status as its code and
+// message, with every field violation on its own line.
+func describe(err error) string {
+	st, ok := status.FromError(err)
+	if !ok {
+		return err.Error()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s", strings.ToLower(strings.ReplaceAll(st.Code().String(), "Exceeded", " exceeded")), st.Message())
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.BadRequest:
+			for _, v := range d.GetFieldViolations() {
+				fmt.Fprintf(&b, "\n  %s: %s", v.GetField(), v.GetDescription())
+			}
+		case *errdetails.RetryInfo:
+			fmt.Fprintf(&b, "\n  retry after %s", d.GetRetryDelay().AsDuration())
+		}
+	}
+	return b.String()
+}
+
+// output is the -o flag.
+type output struct{ format string }
+
+func (o *output) register(c *cobra.Command) {
+	c.Flags().StringVarP(&o.format, "output", "o", "text", "output format: text or json")
+}
+
+func (o *output) json() (bool, error) {
+	switch o.format {
+	case "text", "":
+		return false, nil
+	case "json":
+		return true, nil
+	}
+	return false, usageError{fmt.Errorf("--output %q: want text or json", o.format)}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+var protoJSON = protojson.MarshalOptions{Multiline: true, Indent: "  ", UseProtoNames: true}
+
+func writeProtoJSON(w io.Writer, m proto.Message) error {
+	b, err := protoJSON.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, string(b))
+	return err
+}
+
+// configFlag is the --config flag of commands that talk to a node.
+type configFlag struct{ path string }
+
+func (f *configFlag) register(c *cobra.Command) {
+	c.Flags().StringVar(&f.path, "config", "", "the node's config file (required)")
+	_ = c.MarkFlagRequired("config")
+}
+
+func (f *configFlag) load() (*config.Config, error) {
+	return config.Load(f.path)
+}
+
+// client connects to the local API of the node the config describes.
+func (f *configFlag) client() (focalv1.FocalServiceClient, func(), error) {
+	cfg, err := f.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := os.Stat(cfg.LocalSocket); err != nil {
+		return nil, nil, fmt.Errorf("no node is listening at %s (is `focalpoint serve --config %s` running?)", cfg.LocalSocket, f.path)
+	}
+	conn, err := node.DialLocal(cfg.LocalSocket)
+	if err != nil {
+		return nil, nil, err
+	}
+	return focalv1.NewFocalServiceClient(conn), func() { conn.Close() }, nil
+}

@@ -1,0 +1,229 @@
+// Package focal is the local API: how a focal point's officers and agency
+// systems use their own node. It submits drafts through the exchange's Sender
+// and reads the ledger, checking every signature it shows.
+package focal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"golang.org/x/mod/sumdb/note"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/focalpoint-gateway/focalpoint/pkg/envelope"
+	"github.com/focalpoint-gateway/focalpoint/pkg/exchange"
+	focalv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/focal/v1"
+	ledgerv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/ledger/v1"
+	"github.com/focalpoint-gateway/focalpoint/pkg/ledger"
+	"github.com/focalpoint-gateway/focalpoint/pkg/message"
+)
+
+const (
+	defaultPageSize = 50
+	maxPageSize     = 500
+	maxOutboxItems  = 100
+	backupChunk     = 64 << 10
+)
+
+// Server implements focalv1.FocalServiceServer.
+type Server struct {
+	focalv1.UnimplementedFocalServiceServer
+	sender *exchange.Sender
+	ledger *ledger.Ledger
+	// own verifies this node's signatures, peer the counterpart's.
+	own, peer note.Verifiers
+}
+
+// NewServer makes the local API over a node's sender and ledger.
+func NewServer(s *exchange.Sender, l *ledger.Ledger, own, peer note.Verifiers) *Server {
+	return &Server{sender: s, ledger: l, own: own, peer: peer}
+}
+
+// SubmitMessage signs, ledgers and queues a draft.
+func (s *Server) SubmitMessage(ctx context.Context, req *focalv1.SubmitMessageRequest) (*focalv1.SubmitMessageResponse, error) {
+	if req.GetDraft() == nil {
+		return nil, &message.ValidationError{Violations: []message.FieldViolation{{Field: "draft", Description: "required"}}}
+	}
+	res, err := s.sender.Submit(ctx, req.GetDraft())
+	if err != nil {
+		return nil, err
+	}
+	return &focalv1.SubmitMessageResponse{MessageId: res.MessageID, LedgerIndex: res.LedgerIndex, ThreadId: res.ThreadID}, nil
+}
+
+// GetMessage returns one message with its signature checked now.
+func (s *Server) GetMessage(ctx context.Context, req *focalv1.GetMessageRequest) (*focalv1.GetMessageResponse, error) {
+	rec, err := s.record(req.GetMessageId())
+	if err != nil {
+		return nil, err
+	}
+	return &focalv1.GetMessageResponse{Record: rec}, nil
+}
+
+// ListInbox pages through received messages, newest first. The page token is
+// the ledger index to continue below.
+func (s *Server) ListInbox(ctx context.Context, req *focalv1.ListInboxRequest) (*focalv1.ListInboxResponse, error) {
+	size := int(req.GetPageSize())
+	switch {
+	case size < 0:
+		return nil, invalid("page_size", "must not be negative")
+	case size == 0:
+		size = defaultPageSize
+	case size > maxPageSize:
+		size = maxPageSize
+	}
+	before := s.ledger.Size()
+	if t := req.GetPageToken(); t != "" {
+		n, err := strconv.ParseUint(t, 10, 64)
+		if err != nil {
+			return nil, invalid("page_token", "is not a token from an earlier answer")
+		}
+		before = n
+	}
+	items, err := s.ledger.Inbox(before, size+1)
+	if err != nil {
+		return nil, err
+	}
+	resp := &focalv1.ListInboxResponse{}
+	if len(items) > size {
+		items = items[:size]
+		resp.NextPageToken = strconv.FormatUint(items[size-1].ReceivedIndex, 10)
+	}
+	for _, it := range items {
+		rec, err := s.record(it.MessageID)
+		if err != nil {
+			return nil, err
+		}
+		resp.Records = append(resp.Records, rec)
+	}
+	return resp, nil
+}
+
+// AwaitReceipt waits for the counterpart's receipt of a sent message.
+func (s *Server) AwaitReceipt(ctx context.Context, req *focalv1.AwaitReceiptRequest) (*focalv1.AwaitReceiptResponse, error) {
+	if req.GetMessageId() == "" {
+		return nil, invalid("message_id", "required")
+	}
+	e, err := s.ledger.WaitReceipt(ctx, req.GetMessageId())
+	if err != nil {
+		return nil, err
+	}
+	raw, err := s.ledger.Blob(e.GetReceiptSha256())
+	if err != nil {
+		return nil, err
+	}
+	r, _, err := envelope.OpenReceipt(raw, s.peer)
+	if err != nil {
+		return nil, fmt.Errorf("%w: receipt in entry %d: %w", ledger.ErrCorrupt, e.GetIndex(), err)
+	}
+	return &focalv1.AwaitReceiptResponse{Receipt: r, ReceiptSha256: e.GetReceiptSha256(), LedgerIndex: e.GetIndex()}, nil
+}
+
+// GetOutbox lists messages still waiting for their receipt.
+func (s *Server) GetOutbox(ctx context.Context, _ *focalv1.GetOutboxRequest) (*focalv1.GetOutboxResponse, error) {
+	rows, err := s.ledger.Outbox(0, maxOutboxItems)
+	if err != nil {
+		return nil, err
+	}
+	resp := &focalv1.GetOutboxResponse{Pending: uint64(s.ledger.OutboxLen())}
+	for _, r := range rows {
+		st := s.sender.Status(r.MessageID)
+		resp.Items = append(resp.Items, &focalv1.OutboxItem{
+			MessageId:   r.MessageID,
+			LedgerIndex: r.SentIndex,
+			AcceptedAt:  timestamppb.New(r.AcceptedAt),
+			Attempts:    uint32(st.Attempts),
+			LastError:   st.LastError,
+		})
+	}
+	return resp, nil
+}
+
+// BackupLedger streams a consistent copy of the ledger file.
+func (s *Server) BackupLedger(_ *focalv1.BackupLedgerRequest, stream focalv1.FocalService_BackupLedgerServer) error {
+	_, err := s.ledger.Backup(&chunkWriter{send: stream.Send})
+	return err
+}
+
+type chunkWriter struct {
+	send func(*focalv1.BackupLedgerResponse) error
+}
+
+func (w *chunkWriter) Write(p []byte) (int, error) {
+	for off := 0; off < len(p); off += backupChunk {
+		end := min(off+backupChunk, len(p))
+		// Send may keep the slice until it is on the wire: give it its own copy.
+		if err := w.send(&focalv1.BackupLedgerResponse{Chunk: append([]byte(nil), p[off:end]...)}); err != nil {
+			return off, err
+		}
+	}
+	return len(p), nil
+}
+
+// record builds the view of one message from its ledger entries.
+func (s *Server) record(id string) (*focalv1.MessageRecord, error) {
+	if id == "" {
+		return nil, invalid("message_id", "required")
+	}
+	entries, err := s.ledger.MessageEntries(id)
+	if err != nil {
+		return nil, err
+	}
+	first := entries[0]
+	rec := &focalv1.MessageRecord{EnvelopeSha256: first.GetEnvelopeSha256()}
+	signer := s.own
+	switch first.GetKind() {
+	case ledgerv1.EntryKind_ENTRY_KIND_SENT:
+		rec.Direction = focalv1.Direction_DIRECTION_OUTBOUND
+		rec.ReceiptStatus = focalv1.ReceiptStatus_RECEIPT_STATUS_PENDING
+	case ledgerv1.EntryKind_ENTRY_KIND_RECEIVED:
+		rec.Direction = focalv1.Direction_DIRECTION_INBOUND
+		signer = s.peer
+	default:
+		return nil, fmt.Errorf("%w: first entry of %s is %s", ledger.ErrCorrupt, id, ledger.KindName(first.GetKind()))
+	}
+	raw, err := s.ledger.Blob(first.GetEnvelopeSha256())
+	if err != nil {
+		return nil, err
+	}
+	opened, err := envelope.Open(raw, signer)
+	switch {
+	case err == nil:
+		rec.Message, rec.SignatureValid, rec.SignedBy = opened.Message, true, opened.SignedBy.Name()
+	case errors.Is(err, envelope.ErrMalformed):
+		return nil, fmt.Errorf("%w: envelope of %s: %w", ledger.ErrCorrupt, id, err)
+	default:
+		// Shown, but flagged: the officer must see that this signature fails.
+		rec.SignatureValid = false
+	}
+	for _, e := range entries {
+		rec.LedgerEntries = append(rec.LedgerEntries, &focalv1.LedgerRef{
+			Index: e.GetIndex(), Kind: ledger.KindName(e.GetKind()), RecordedAt: e.GetRecordedAt(),
+		})
+		var receiptKeys note.Verifiers
+		switch e.GetKind() {
+		case ledgerv1.EntryKind_ENTRY_KIND_RECEIPT_RECEIVED:
+			rec.ReceiptStatus, receiptKeys = focalv1.ReceiptStatus_RECEIPT_STATUS_RECEIPTED, s.peer
+		case ledgerv1.EntryKind_ENTRY_KIND_RECEIPT_ISSUED:
+			rec.ReceiptStatus, receiptKeys = focalv1.ReceiptStatus_RECEIPT_STATUS_ISSUED, s.own
+		default:
+			continue
+		}
+		rraw, err := s.ledger.Blob(e.GetReceiptSha256())
+		if err != nil {
+			return nil, err
+		}
+		r, _, err := envelope.OpenReceipt(rraw, receiptKeys)
+		if err != nil {
+			return nil, fmt.Errorf("%w: receipt in entry %d: %w", ledger.ErrCorrupt, e.GetIndex(), err)
+		}
+		rec.Receipt, rec.ReceiptSha256 = r, e.GetReceiptSha256()
+	}
+	return rec, nil
+}
+
+func invalid(field, description string) error {
+	return &message.ValidationError{Violations: []message.FieldViolation{{Field: field, Description: description}}}
+}

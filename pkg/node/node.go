@@ -1,0 +1,326 @@
+// Package node assembles one focal-point node from its configuration: identity,
+// signing key, ledger, the peer API, the local API and the delivery loop, and
+// runs them until its context ends, then shuts down without losing anything
+// accepted.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"golang.org/x/mod/sumdb/note"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/focalpoint-gateway/focalpoint/pkg/config"
+	"github.com/focalpoint-gateway/focalpoint/pkg/exchange"
+	"github.com/focalpoint-gateway/focalpoint/pkg/focal"
+	focalv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/focal/v1"
+	ledgerv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/ledger/v1"
+	messagev1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/message/v1"
+	peerv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/peer/v1"
+	"github.com/focalpoint-gateway/focalpoint/pkg/identity"
+	"github.com/focalpoint-gateway/focalpoint/pkg/keys"
+	"github.com/focalpoint-gateway/focalpoint/pkg/ledger"
+	"github.com/focalpoint-gateway/focalpoint/pkg/rpcerr"
+)
+
+// envelopeOverhead is what DeliverRequest adds around an envelope (a tag and a
+// length), so the gRPC limit and the envelope limit say the same thing.
+const envelopeOverhead = 16
+
+// Options are what a caller may supply instead of what the config names.
+type Options struct {
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// Registerer receives the node's metrics; nil registers nothing.
+	Registerer prometheus.Registerer
+	// PeerListener, if set, is used instead of listening on the config's
+	// peer.listen (e.g. a port picked by the caller).
+	PeerListener net.Listener
+}
+
+// Node is one running focal-point node.
+type Node struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	ledger *ledger.Ledger
+	sender *exchange.Sender
+	conn   *grpc.ClientConn
+	// servers[0] is the peer API; the local APIs follow.
+	servers []served
+}
+
+// New opens everything a node needs and starts listening, but serves nothing
+// until Run. On error everything opened is closed again.
+func New(ctx context.Context, cfg *config.Config, opts Options) (n *Node, err error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var closers []func()
+	defer func() {
+		if err != nil {
+			for i := len(closers) - 1; i >= 0; i-- {
+				closers[i]()
+			}
+		}
+	}()
+
+	src, err := identity.LoadFiles(identity.Files{
+		Cert: cfg.SVIDCert,
+		Key:  cfg.SVIDKey,
+		Bundles: map[spiffeid.TrustDomain]string{
+			cfg.ID.TrustDomain():             cfg.Bundle,
+			cfg.Counterpart.ID.TrustDomain(): cfg.Counterpart.Bundle,
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if svid, _ := src.GetX509SVID(); svid.ID != cfg.ID {
+		return nil, fmt.Errorf("node: the SVID in %s is %s, but node.spiffe_id is %s", cfg.SVIDCert, svid.ID, cfg.ID)
+	}
+	signer, err := keys.LoadSigner(cfg.MessagesKey)
+	if err != nil {
+		return nil, err
+	}
+	peerKey, peerVKey, err := keys.LoadVerifier(cfg.Counterpart.MessagesKey)
+	if err != nil {
+		return nil, err
+	}
+	if signer.Name() == peerKey.Name() && signer.KeyHash() == peerKey.KeyHash() {
+		return nil, fmt.Errorf("node: counterpart.messages_key is this node's own key")
+	}
+
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("node: state directory: %w", err)
+	}
+	l, err := ledger.Open(cfg.LedgerPath, ledger.Options{Logger: log, Registerer: opts.Registerer})
+	if err != nil {
+		return nil, err
+	}
+	closers = append(closers, func() { l.Close() })
+
+	self := &messagev1.Party{Agency: cfg.Agency, SpiffeId: cfg.ID.String()}
+	counterpart := &messagev1.Party{Agency: cfg.Counterpart.Agency, SpiffeId: cfg.Counterpart.ID.String()}
+	if err := l.Init(ctx, &ledgerv1.Config{
+		LedgerName:             cfg.LedgerName(),
+		Self:                   self,
+		Counterpart:            counterpart,
+		SelfMessagesKey:        signer.VerifierKey(),
+		CounterpartMessagesKey: peerVKey,
+	}); err != nil {
+		return nil, err
+	}
+
+	link := exchange.Link{
+		Self: self, SelfID: cfg.ID,
+		Counterpart: counterpart, PeerID: cfg.Counterpart.ID,
+		SelfSigner: signer,
+		PeerKeys:   note.VerifierList(peerKey),
+	}
+	metrics := exchange.NewMetrics(opts.Registerer)
+
+	conn, err := grpc.NewClient(cfg.Counterpart.Address,
+		grpc.WithTransportCredentials(identity.ClientCredentials(src, cfg.Counterpart.ID)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(cfg.MaxMessageBytes+envelopeOverhead)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("node: counterpart client: %w", err)
+	}
+	closers = append(closers, func() { conn.Close() })
+	sender := exchange.NewSender(link, l, conn, exchange.SenderOptions{
+		Workers:        cfg.Workers,
+		InitialBackoff: cfg.InitialBackoff,
+		MaxBackoff:     cfg.MaxBackoff,
+		AttemptTimeout: cfg.AttemptTimeout,
+		OutboxLimit:    cfg.OutboxLimit,
+		Logger:         log,
+		Metrics:        metrics,
+	})
+	receiver := exchange.NewReceiver(link, l, exchange.ReceiverOptions{
+		MaxEnvelopeBytes: cfg.MaxMessageBytes,
+		ClockSkew:        cfg.ClockSkew,
+		Logger:           log,
+		Metrics:          metrics,
+	})
+
+	n = &Node{cfg: cfg, log: log, ledger: l, sender: sender, conn: conn}
+
+	peerServer := grpc.NewServer(
+		grpc.Creds(identity.ServerCredentials(src, cfg.Counterpart.ID)),
+		grpc.MaxRecvMsgSize(cfg.MaxMessageBytes+envelopeOverhead),
+		grpc.ChainUnaryInterceptor(rpcerr.UnaryServerInterceptor(log)),
+	)
+	peerv1.RegisterPeerServiceServer(peerServer, receiver)
+	peerLis := opts.PeerListener
+	if peerLis == nil {
+		if peerLis, err = net.Listen("tcp", cfg.PeerListen); err != nil {
+			return nil, fmt.Errorf("node: peer.listen: %w", err)
+		}
+	}
+	closers = append(closers, func() { peerLis.Close() })
+	n.serve("peer", peerServer, peerLis)
+
+	localAPI := focal.NewServer(sender, l, note.VerifierList(signer.Verifier()), note.VerifierList(peerKey))
+	// On the unix socket the socket file's mode is the access control.
+	socketServer := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(rpcerr.UnaryServerInterceptor(log)),
+		grpc.ChainStreamInterceptor(rpcerr.StreamServerInterceptor(log)),
+	)
+	focalv1.RegisterFocalServiceServer(socketServer, localAPI)
+	sock, err := listenUnix(cfg.LocalSocket)
+	if err != nil {
+		return nil, err
+	}
+	closers = append(closers, func() { sock.Close() })
+	n.serve("local", socketServer, sock)
+
+	if cfg.LocalListen != "" {
+		// Over TCP, mTLS admits only the configured IDs of this trust domain.
+		tcpServer := grpc.NewServer(
+			grpc.Creds(identity.ServerCredentials(src, cfg.LocalAllowed...)),
+			grpc.ChainUnaryInterceptor(rpcerr.UnaryServerInterceptor(log)),
+			grpc.ChainStreamInterceptor(rpcerr.StreamServerInterceptor(log)),
+		)
+		focalv1.RegisterFocalServiceServer(tcpServer, localAPI)
+		tcp, err := net.Listen("tcp", cfg.LocalListen)
+		if err != nil {
+			return nil, fmt.Errorf("node: local.listen: %w", err)
+		}
+		closers = append(closers, func() { tcp.Close() })
+		n.serve("local-tcp", tcpServer, tcp)
+	}
+	return n, nil
+}
+
+type served struct {
+	name   string
+	server *grpc.Server
+	lis    net.Listener
+}
+
+func (n *Node) serve(name string, s *grpc.Server, lis net.Listener) {
+	n.servers = append(n.servers, served{name: name, server: s, lis: lis})
+}
+
+// PeerAddr is where the peer API listens.
+func (n *Node) PeerAddr() net.Addr { return n.servers[0].lis.Addr() }
+
+// LocalSocket is the local API's unix socket.
+func (n *Node) LocalSocket() string { return n.cfg.LocalSocket }
+
+// Ledger is the node's ledger, for in-process callers such as the demo.
+func (n *Node) Ledger() *ledger.Ledger { return n.ledger }
+
+// Run serves until ctx ends, then stops taking new work, lets deliveries and
+// calls under way finish (up to a grace period), and closes the ledger. It
+// returns the first serving error, if any.
+func (n *Node) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(n.servers))
+	var wg sync.WaitGroup
+	for _, s := range n.servers {
+		wg.Go(func() {
+			if err := s.server.Serve(s.lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+				errs <- fmt.Errorf("node: %s API: %w", s.name, err)
+				cancel()
+			}
+		})
+	}
+	delivery := make(chan struct{})
+	go func() {
+		defer close(delivery)
+		n.sender.Run(ctx)
+	}()
+	n.log.InfoContext(ctx, "node serving",
+		"spiffe_id", n.cfg.ID.String(), "peer_addr", n.PeerAddr().String(),
+		"local_socket", n.cfg.LocalSocket, "counterpart", n.cfg.Counterpart.ID.String(),
+		"ledger_entries", n.ledger.Size(), "outbox", n.ledger.OutboxLen())
+	<-ctx.Done()
+
+	n.log.Info("node stopping")
+	// Local APIs first: no new submissions while the rest winds down.
+	for i := len(n.servers) - 1; i >= 0; i-- {
+		stopWithin(n.servers[i].server, config.DefaultShutdownGrace)
+	}
+	<-delivery
+	wg.Wait()
+	n.conn.Close()
+	if err := n.ledger.Close(); err != nil {
+		return err
+	}
+	n.log.Info("node stopped", "ledger_entries", n.ledger.Size(), "outbox", n.ledger.OutboxLen())
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+// stopWithin stops a server gracefully, or forcibly once grace has passed
+// (a stream that never ends must not keep the node up).
+func stopWithin(s *grpc.Server, grace time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		s.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		s.Stop()
+		<-done
+	}
+}
+
+// listenUnix listens on a unix socket readable and writable by the node's user
+// and group only. A socket file left by a node that died is replaced; any other
+// file is not.
+func listenUnix(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("node: local socket directory: %w", err)
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("node: local.socket %s exists and is not a socket", path)
+		}
+		if c, err := net.Dial("unix", path); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("node: local.socket %s is in use by a running node", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("node: remove stale socket: %w", err)
+		}
+	}
+	lis, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("node: local.socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o660); err != nil {
+		lis.Close()
+		return nil, fmt.Errorf("node: local.socket mode: %w", err)
+	}
+	return lis, nil
+}
+
+// DialLocal connects to a node's local API on its unix socket.
+func DialLocal(socket string) (*grpc.ClientConn, error) {
+	conn, err := grpc.NewClient("unix://"+socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("node: local API at %s: %w", socket, err)
+	}
+	return conn, nil
+}
