@@ -89,6 +89,9 @@ func (l *Ledger) commit(batch []*request) {
 	}
 	if err == nil {
 		l.size.Store(w.next)
+		if w.appended != nil {
+			l.lastTime = w.now
+		}
 		l.outboxLen.Add(int64(w.outboxDelta))
 		l.metrics.committed(w, len(batch), time.Since(start))
 		l.wake(w.receipted)
@@ -101,9 +104,15 @@ func (l *Ledger) commit(batch []*request) {
 func (l *Ledger) apply(batch []*request) (*writer, error) {
 	var w *writer
 	err := l.db.Update(func(tx *bolt.Tx) error {
+		// Entry times never go backwards, even if the clock is stepped back:
+		// an auditor reads a time earlier than its predecessor's as tampering.
+		now := l.now().UTC()
+		if now.Before(l.lastTime) {
+			now = l.lastTime
+		}
 		w = &writer{
 			tx:       tx,
-			now:      l.now().UTC(),
+			now:      now,
 			next:     l.size.Load(),
 			entries:  tx.Bucket(bucketEntries),
 			blobs:    tx.Bucket(bucketBlobs),

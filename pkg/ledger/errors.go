@@ -18,6 +18,10 @@ var (
 	ErrDuplicate = errors.New("ledger: message ID already recorded")
 	// ErrUnknownMessage: a receipt for a message this node never sent.
 	ErrUnknownMessage = errors.New("ledger: no such sent message")
+	// ErrInvalidInput: a caller passed something the ledger must never hold
+	// (an empty or malformed message ID, an empty envelope, an incomplete
+	// configuration). Nothing was written.
+	ErrInvalidInput = errors.New("ledger: invalid input")
 	// ErrCorrupt: the file does not hold what the ledger wrote. Stop and audit.
 	ErrCorrupt = errors.New("ledger: corrupt")
 )

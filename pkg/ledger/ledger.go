@@ -50,6 +50,8 @@ type Ledger struct {
 
 	size      atomic.Uint64
 	outboxLen atomic.Int64
+	// lastTime is the newest entry's time; only the committer uses it after Open.
+	lastTime time.Time
 
 	mu      sync.Mutex
 	waiters map[string][]chan struct{}
@@ -115,12 +117,17 @@ func (l *Ledger) prepare(readOnly bool) error {
 				return fmt.Errorf("%w: no %s bucket", ErrCorrupt, name)
 			}
 		}
-		k, _ := tx.Bucket(bucketEntries).Cursor().Last()
+		k, v := tx.Bucket(bucketEntries).Cursor().Last()
 		if k != nil {
 			if len(k) != 8 {
 				return fmt.Errorf("%w: entry key of %d bytes", ErrCorrupt, len(k))
 			}
 			l.size.Store(beU64(k) + 1)
+			last, err := parseEntry(beU64(k), v)
+			if err != nil {
+				return err
+			}
+			l.lastTime = last.GetRecordedAt().AsTime()
 		}
 		// Counted once at start; commits keep the count from then on.
 		l.outboxLen.Store(int64(tx.Bucket(bucketOutbox).Stats().KeyN))
@@ -176,7 +183,9 @@ func (l *Ledger) Entry(i uint64) (*ledgerv1.Entry, []byte, error) {
 
 // Scan calls fn for each entry from index from, in order, with its exact stored
 // bytes, inside one read transaction: a consistent view even while the node
-// writes. The bytes are valid only during the call.
+// writes. The bytes are valid only during the call. fn MUST NOT call the
+// ledger: a second read transaction in the same goroutine can deadlock against
+// a commit that grows the file. Scan in chunks to look things up in between.
 func (l *Ledger) Scan(from uint64, fn func(e *ledgerv1.Entry, raw []byte) error) error {
 	return l.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketEntries).Cursor()

@@ -432,3 +432,67 @@ func BenchmarkAppendSentParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestRefusesWhatWouldBreakTheIndex(t *testing.T) {
+	ctx := context.Background()
+	l, _ := openTemp(t, Options{})
+	bad := []Message{
+		{ID: "", Envelope: []byte("e")},
+		{ID: "a\x00b", Envelope: []byte("e")},
+		{ID: string(bytes.Repeat([]byte("x"), 200)), Envelope: []byte("e")},
+		{ID: "ok", Envelope: nil},
+	}
+	for _, m := range bad {
+		if _, err := l.AppendSent(ctx, m); !errors.Is(err, ErrInvalidInput) {
+			t.Errorf("AppendSent(%q): %v", m.ID, err)
+		}
+		if _, err := l.AppendReceived(ctx, m, issuer); !errors.Is(err, ErrInvalidInput) {
+			t.Errorf("AppendReceived(%q): %v", m.ID, err)
+		}
+	}
+	if err := l.Init(ctx, &ledgerv1.Config{LedgerName: "x"}); !errors.Is(err, ErrInvalidInput) {
+		t.Errorf("Init(incomplete): %v", err)
+	}
+	if l.Size() != 0 {
+		t.Fatalf("size %d", l.Size())
+	}
+}
+
+// A clock stepped back must not give an entry an earlier time than the one
+// before it, during a run or across a restart.
+func TestTimesNeverGoBackwards(t *testing.T) {
+	ctx := context.Background()
+	clock := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	set := func(t time.Time) { mu.Lock(); clock = t; mu.Unlock() }
+	l, path := openTemp(t, Options{Now: now})
+	if _, err := l.AppendSent(ctx, msg(1)); err != nil {
+		t.Fatal(err)
+	}
+	set(clock.Add(-time.Hour))
+	if _, err := l.AppendSent(ctx, msg(2)); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l2, err := Open(path, Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	set(clock.Add(-time.Hour))
+	if _, err := l2.AppendSent(ctx, msg(3)); err != nil {
+		t.Fatal(err)
+	}
+	var prev time.Time
+	if err := l2.Scan(0, func(e *ledgerv1.Entry, _ []byte) error {
+		if at := e.GetRecordedAt().AsTime(); at.Before(prev) {
+			t.Errorf("entry %d at %v, before %v", e.GetIndex(), at, prev)
+		} else {
+			prev = at
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

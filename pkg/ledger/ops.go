@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -17,6 +18,10 @@ import (
 // as a new CONFIG entry when it differs from the latest one (a key rotation, a
 // new counterpart). An unchanged configuration writes nothing.
 func (l *Ledger) Init(ctx context.Context, cfg *ledgerv1.Config) error {
+	if cfg.GetLedgerName() == "" || cfg.GetSelf().GetSpiffeId() == "" || cfg.GetCounterpart().GetSpiffeId() == "" ||
+		cfg.GetSelfMessagesKey() == "" || cfg.GetCounterpartMessagesKey() == "" {
+		return fmt.Errorf("%w: configuration lacks a name, a party or a key", ErrInvalidInput)
+	}
 	return l.do(ctx, func(w *writer) error {
 		old, err := latestConfig(w.tx)
 		if err == nil && proto.Equal(old, cfg) {
@@ -40,9 +45,27 @@ type Message struct {
 	Envelope []byte
 }
 
+// check refuses what would break the message index: the index key is the
+// ID, a zero byte, then the entry index.
+func (m Message) check() error {
+	if m.ID == "" || strings.IndexByte(m.ID, 0) >= 0 || len(m.ID) > maxMessageIDLength {
+		return fmt.Errorf("%w: message ID %q", ErrInvalidInput, m.ID)
+	}
+	if len(m.Envelope) == 0 {
+		return fmt.Errorf("%w: message %s has no envelope", ErrInvalidInput, m.ID)
+	}
+	return nil
+}
+
+// maxMessageIDLength leaves room in a bbolt key; real IDs are 36-byte UUIDs.
+const maxMessageIDLength = 128
+
 // AppendSent records a message this node signed, and queues it in the outbox,
 // in one transaction. It returns the SENT entry's index once durable.
 func (l *Ledger) AppendSent(ctx context.Context, m Message) (uint64, error) {
+	if err := m.check(); err != nil {
+		return 0, err
+	}
 	var index uint64
 	var refused error
 	err := l.do(ctx, func(w *writer) error {
@@ -99,6 +122,9 @@ type Received struct {
 // does not hold. The same envelope again returns the original receipt and writes
 // nothing; other bytes under a known message ID return ErrConflict.
 func (l *Ledger) AppendReceived(ctx context.Context, m Message, issue IssueFunc) (Received, error) {
+	if err := m.check(); err != nil {
+		return Received{}, err
+	}
 	var res Received
 	var refused error
 	err := l.do(ctx, func(w *writer) error {

@@ -41,6 +41,7 @@ var codeOf = []struct {
 	{ledger.ErrUnknownMessage, codes.NotFound},
 	{ledger.ErrClosed, codes.Unavailable},
 	{ledger.ErrReadOnly, codes.FailedPrecondition},
+	{ledger.ErrInvalidInput, codes.InvalidArgument},
 	{ledger.ErrCorrupt, codes.DataLoss},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 	{context.Canceled, codes.Canceled},
