@@ -41,71 +41,71 @@ const (
 
 // File is the YAML file as written. Field names are the keys.
 type File struct {
-	Node        NodeFile        `json:"node"`
-	Identity    IdentityFile    `json:"identity"`
-	Counterpart CounterpartFile `json:"counterpart"`
-	Peer        PeerFile        `json:"peer"`
-	Local       LocalFile       `json:"local"`
-	Delivery    DeliveryFile    `json:"delivery"`
-	Limits      LimitsFile      `json:"limits"`
-	Log         LogFile         `json:"log"`
+	Node        NodeFile        `json:"node,omitempty"`
+	Identity    IdentityFile    `json:"identity,omitempty"`
+	Counterpart CounterpartFile `json:"counterpart,omitempty"`
+	Peer        PeerFile        `json:"peer,omitempty"`
+	Local       LocalFile       `json:"local,omitempty"`
+	Delivery    DeliveryFile    `json:"delivery,omitempty"`
+	Limits      LimitsFile      `json:"limits,omitempty"`
+	Log         LogFile         `json:"log,omitempty"`
 }
 
 // NodeFile is who this node is and where it keeps its state.
 type NodeFile struct {
-	Agency      string `json:"agency"`
-	SpiffeID    string `json:"spiffe_id"`
-	StateDir    string `json:"state_dir"`
-	MessagesKey string `json:"messages_key"`
+	Agency      string `json:"agency,omitempty"`
+	SpiffeID    string `json:"spiffe_id,omitempty"`
+	StateDir    string `json:"state_dir,omitempty"`
+	MessagesKey string `json:"messages_key,omitempty"`
 }
 
 // IdentityFile is where the node's X.509-SVID comes from.
 type IdentityFile struct {
-	SVIDCert string `json:"svid_cert"`
-	SVIDKey  string `json:"svid_key"`
-	Bundle   string `json:"bundle"`
+	SVIDCert string `json:"svid_cert,omitempty"`
+	SVIDKey  string `json:"svid_key,omitempty"`
+	Bundle   string `json:"bundle,omitempty"`
 }
 
 // CounterpartFile is the one node this node talks to.
 type CounterpartFile struct {
-	Agency      string `json:"agency"`
-	SpiffeID    string `json:"spiffe_id"`
-	Address     string `json:"address"`
-	Bundle      string `json:"bundle"`
-	MessagesKey string `json:"messages_key"`
+	Agency      string `json:"agency,omitempty"`
+	SpiffeID    string `json:"spiffe_id,omitempty"`
+	Address     string `json:"address,omitempty"`
+	Bundle      string `json:"bundle,omitempty"`
+	MessagesKey string `json:"messages_key,omitempty"`
 }
 
 // PeerFile is the node-to-node listener.
 type PeerFile struct {
-	Listen string `json:"listen"`
+	Listen string `json:"listen,omitempty"`
 }
 
 // LocalFile is the local API listener.
 type LocalFile struct {
-	Socket     string   `json:"socket"`
-	Listen     string   `json:"listen"`
-	AllowedIDs []string `json:"allowed_ids"`
+	Socket     string   `json:"socket,omitempty"`
+	Listen     string   `json:"listen,omitempty"`
+	AllowedIDs []string `json:"allowed_ids,omitempty"`
 }
 
 // DeliveryFile tunes the delivery loop.
 type DeliveryFile struct {
-	Workers        int      `json:"workers"`
-	InitialBackoff Duration `json:"initial_backoff"`
-	MaxBackoff     Duration `json:"max_backoff"`
-	AttemptTimeout Duration `json:"attempt_timeout"`
-	OutboxLimit    int      `json:"outbox_limit"`
+	Workers        int      `json:"workers,omitempty"`
+	InitialBackoff Duration `json:"initial_backoff,omitempty"`
+	MaxBackoff     Duration `json:"max_backoff,omitempty"`
+	AttemptTimeout Duration `json:"attempt_timeout,omitempty"`
+	OutboxLimit    int      `json:"outbox_limit,omitempty"`
 }
 
 // LimitsFile bounds what the node accepts.
 type LimitsFile struct {
-	MaxMessageBytes int      `json:"max_message_bytes"`
-	ClockSkew       Duration `json:"clock_skew"`
+	MaxMessageBytes int      `json:"max_message_bytes,omitempty"`
+	ClockSkew       Duration `json:"clock_skew,omitempty"`
 }
 
 // LogFile sets up logging.
 type LogFile struct {
-	Level  string `json:"level"`
-	Format string `json:"format"`
+	Level  string `json:"level,omitempty"`
+	Format string `json:"format,omitempty"`
 }
 
 // Duration is a time.Duration written as "30s" or "5m".
@@ -192,6 +192,22 @@ func Load(path string) (*Config, error) {
 	}
 	cfg.Path = abs
 	return cfg, nil
+}
+
+// Write writes f as a YAML config file, e.g. for a generated dev setup. It
+// validates first, so what is written loads.
+func Write(path string, f *File) error {
+	if _, err := f.validate(filepath.Dir(path)); err != nil {
+		return err
+	}
+	b, err := yaml.Marshal(f)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
 }
 
 // Parse decodes and validates YAML; relative paths are taken from dir.

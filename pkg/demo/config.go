@@ -1,42 +1,42 @@
 package demo
 
 import (
-	"fmt"
-	"os"
 	"path/filepath"
+	"time"
 
+	"github.com/focalpoint-gateway/focalpoint/pkg/config"
 	"github.com/focalpoint-gateway/focalpoint/pkg/devpki"
 )
 
 // writeConfig writes a node config like deploy/dev's, pointing at the demo's
-// own PKI, and returns its path. It goes through config.Load like any other.
+// own PKI, and returns its path, so the demo loads its configs like any node.
 func writeConfig(dir string, me, other devpki.NodeLayout, listen, otherAddr string) (string, error) {
-	name := me.TrustDomain.Name()
-	text := fmt.Sprintf(`node:
-  agency: %s
-  spiffe_id: %s
-  state_dir: state/%s
-  messages_key: %s
-identity:
-  svid_cert: %s
-  svid_key: %s
-  bundle: %s
-counterpart:
-  agency: %s
-  spiffe_id: %s
-  address: %s
-  bundle: %s
-  messages_key: %s
-peer:
-  listen: %s
-delivery:
-  initial_backoff: 50ms
-  max_backoff: 2s
-`, me.Agency, me.NodeID, name, me.MessagesKey, me.NodeCert, me.NodeKey, me.Bundle,
-		other.Agency, other.NodeID, otherAddr, other.Bundle, other.MessagesVerifierKey, listen)
-	path := filepath.Join(dir, name+".yaml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		return "", fmt.Errorf("demo: write config: %w", err)
+	path := filepath.Join(dir, me.TrustDomain.Name()+".yaml")
+	return path, config.Write(path, DevConfig(dir, me, other, listen, otherAddr))
+}
+
+// DevConfig is the configuration of one node of a dev layout: identities and
+// keys from the layout, state in dir/state/<trust domain>, quick retries.
+func DevConfig(dir string, me, other devpki.NodeLayout, listen, otherAddr string) *config.File {
+	return &config.File{
+		Node: config.NodeFile{
+			Agency:      me.Agency,
+			SpiffeID:    me.NodeID.String(),
+			StateDir:    filepath.Join(dir, "state", me.TrustDomain.Name()),
+			MessagesKey: me.MessagesKey,
+		},
+		Identity: config.IdentityFile{SVIDCert: me.NodeCert, SVIDKey: me.NodeKey, Bundle: me.Bundle},
+		Counterpart: config.CounterpartFile{
+			Agency:      other.Agency,
+			SpiffeID:    other.NodeID.String(),
+			Address:     otherAddr,
+			Bundle:      other.Bundle,
+			MessagesKey: other.MessagesVerifierKey,
+		},
+		Peer: config.PeerFile{Listen: listen},
+		Delivery: config.DeliveryFile{
+			InitialBackoff: config.Duration(50 * time.Millisecond),
+			MaxBackoff:     config.Duration(2 * time.Second),
+		},
 	}
-	return path, nil
 }
