@@ -13,9 +13,11 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"unicode"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -93,16 +95,38 @@ func describe(err error) string {
 		return err.Error()
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s", strings.ToLower(strings.ReplaceAll(st.Code().String(), "Exceeded", " exceeded")), st.Message())
+	b.WriteString(codeWords(st.Code()))
+	var violations []*errdetails.BadRequest_FieldViolation
+	var retry *errdetails.RetryInfo
 	for _, d := range st.Details() {
 		switch d := d.(type) {
 		case *errdetails.BadRequest:
-			for _, v := range d.GetFieldViolations() {
-				fmt.Fprintf(&b, "\n  %s: %s", v.GetField(), v.GetDescription())
-			}
+			violations = append(violations, d.GetFieldViolations()...)
 		case *errdetails.RetryInfo:
-			fmt.Fprintf(&b, "\n  retry after %s", d.GetRetryDelay().AsDuration())
+			retry = d
 		}
+	}
+	if len(violations) == 0 {
+		// The field violations say it all; otherwise the message must.
+		b.WriteString(": " + st.Message())
+	}
+	for _, v := range violations {
+		fmt.Fprintf(&b, "\n  %s: %s", v.GetField(), v.GetDescription())
+	}
+	if retry != nil {
+		fmt.Fprintf(&b, "\n  try again in %s", retry.GetRetryDelay().AsDuration())
+	}
+	return b.String()
+}
+
+// codeWords is a status code as words: "InvalidArgument" becomes "invalid argument".
+func codeWords(c codes.Code) string {
+	var b strings.Builder
+	for i, r := range c.String() {
+		if unicode.IsUpper(r) && i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(unicode.ToLower(r))
 	}
 	return b.String()
 }

@@ -161,13 +161,12 @@ func writeRecord(w io.Writer, r *focalv1.MessageRecord) error {
 		fmt.Fprintf(w, " (%s)", x)
 	}
 	fmt.Fprintln(w)
-	direction := "sent to"
-	party := h.GetRecipient()
+	direction, party := "to", h.GetRecipient()
 	if r.GetDirection() == focalv1.Direction_DIRECTION_INBOUND {
-		direction, party = "received from", h.GetSender()
+		direction, party = "from", h.GetSender()
 	}
 	fmt.Fprintf(w, "message    %s (%s)\n", h.GetMessageId(), payloadKind(r.GetMessage()))
-	fmt.Fprintf(w, "%-10s %s (%s)\n", strings.Fields(direction)[0], party.GetAgency(), party.GetSpiffeId())
+	fmt.Fprintf(w, "%-10s %s (%s)\n", direction, party.GetAgency(), party.GetSpiffeId())
 	fmt.Fprintf(w, "created    %s\n", h.GetCreatedAt().AsTime().Format(time.RFC3339))
 	fmt.Fprintf(w, "case       %s\n", orDash(h.GetThreadId()))
 	if h.GetInReplyTo() != "" {

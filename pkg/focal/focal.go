@@ -62,8 +62,8 @@ func (s *Server) GetMessage(ctx context.Context, req *focalv1.GetMessageRequest)
 	return &focalv1.GetMessageResponse{Record: rec}, nil
 }
 
-// ListInbox pages through received messages, newest first. The page token is
-// the ledger index to continue below.
+// ListInbox pages through received messages, newest first, leaving out test
+// messages. The page token is the ledger index to continue below.
 func (s *Server) ListInbox(ctx context.Context, req *focalv1.ListInboxRequest) (*focalv1.ListInboxResponse, error) {
 	size := int(req.GetPageSize())
 	switch {
@@ -82,23 +82,43 @@ func (s *Server) ListInbox(ctx context.Context, req *focalv1.ListInboxRequest) (
 		}
 		before = n
 	}
-	items, err := s.ledger.Inbox(before, size+1)
-	if err != nil {
-		return nil, err
-	}
+	// Test messages (ping) prove the path; they are not an officer's business.
 	resp := &focalv1.ListInboxResponse{}
-	if len(items) > size {
-		items = items[:size]
-		resp.NextPageToken = strconv.FormatUint(items[size-1].ReceivedIndex, 10)
-	}
-	for _, it := range items {
-		rec, err := s.record(it.MessageID)
+	for cursor := before; ; {
+		items, err := s.ledger.Inbox(cursor, size+1)
 		if err != nil {
 			return nil, err
 		}
-		resp.Records = append(resp.Records, rec)
+		if len(items) == 0 {
+			return resp, nil
+		}
+		for _, it := range items {
+			cursor = it.ReceivedIndex
+			rec, err := s.record(it.MessageID)
+			if err != nil {
+				return nil, err
+			}
+			if rec.GetMessage().GetPayload().GetTest() != nil {
+				continue
+			}
+			if len(resp.Records) == size {
+				resp.NextPageToken = strconv.FormatUint(lastIndex(resp), 10)
+				return resp, nil
+			}
+			resp.Records = append(resp.Records, rec)
+		}
 	}
-	return resp, nil
+}
+
+// lastIndex is the RECEIVED index of the last record of a page: the next page
+// starts below it.
+func lastIndex(resp *focalv1.ListInboxResponse) uint64 {
+	for _, e := range resp.Records[len(resp.Records)-1].GetLedgerEntries() {
+		if e.GetKind() == ledger.KindName(ledgerv1.EntryKind_ENTRY_KIND_RECEIVED) {
+			return e.GetIndex()
+		}
+	}
+	return 0
 }
 
 // AwaitReceipt waits for the counterpart's receipt of a sent message.
