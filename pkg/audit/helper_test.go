@@ -219,7 +219,7 @@ func (p *pair) seal(from, to *node) (ledger.Message, *messagev1.Message) {
 // send records a sealed message as the sender does before it says "accepted".
 func (n *node) send(m ledger.Message) uint64 {
 	n.t.Helper()
-	i, err := n.l.AppendSent(context.Background(), m)
+	i, err := n.l.AppendSent(context.Background(), m, 0)
 	if err != nil {
 		n.t.Fatal(err)
 	}

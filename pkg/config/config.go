@@ -28,6 +28,7 @@ var ErrInvalid = errors.New("config: invalid")
 const (
 	DefaultMaxMessageBytes  = 256 << 10
 	DefaultClockSkew        = 10 * time.Minute
+	DefaultMaxMessageAge    = 30 * 24 * time.Hour
 	DefaultDeliveryWorkers  = 16
 	DefaultInitialBackoff   = 200 * time.Millisecond
 	DefaultMaxBackoff       = 30 * time.Second
@@ -100,6 +101,7 @@ type DeliveryFile struct {
 type LimitsFile struct {
 	MaxMessageBytes int      `json:"max_message_bytes,omitempty"`
 	ClockSkew       Duration `json:"clock_skew,omitempty"`
+	MaxMessageAge   Duration `json:"max_message_age,omitempty"`
 }
 
 // LogFile sets up logging.
@@ -156,6 +158,7 @@ type Config struct {
 
 	MaxMessageBytes int
 	ClockSkew       time.Duration
+	MaxMessageAge   time.Duration
 
 	LogLevel  slog.Level
 	LogFormat string
@@ -317,6 +320,7 @@ func (f *File) validate(dir string) (*Config, error) {
 		OutboxLimit:     positive("delivery.outbox_limit", f.Delivery.OutboxLimit, DefaultOutboxLimit),
 		MaxMessageBytes: positive("limits.max_message_bytes", f.Limits.MaxMessageBytes, DefaultMaxMessageBytes),
 		ClockSkew:       duration("limits.clock_skew", f.Limits.ClockSkew, DefaultClockSkew),
+		MaxMessageAge:   duration("limits.max_message_age", f.Limits.MaxMessageAge, DefaultMaxMessageAge),
 		LogFormat:       f.Log.Format,
 	}
 	if c.StateDir != "" {

@@ -23,8 +23,12 @@ import (
 type ReceiverOptions struct {
 	// MaxEnvelopeBytes is the largest envelope accepted.
 	MaxEnvelopeBytes int
-	// ClockSkew is how far a message's creation time may be from this node's clock.
+	// ClockSkew is how far in the future a message's creation time may be.
 	ClockSkew time.Duration
+	// MaxMessageAge is how far in the past a message's creation time may be. It
+	// is long on purpose: a message queued through a days-long outage is still
+	// delivered. Replays need no time window; the ledger knows every ID.
+	MaxMessageAge time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger; nil discards.
@@ -114,19 +118,38 @@ func (r *Receiver) deliver(ctx context.Context, raw []byte) (ledger.Received, st
 		return ledger.Received{}, id, none, violation("header.recipient", fmt.Sprintf("is %s (%s), this node is %s (%s)",
 			h.GetRecipient().GetSpiffeId(), h.GetRecipient().GetAgency(), r.link.SelfID, r.link.Self.GetAgency()))
 	}
-	if d := h.GetCreatedAt().AsTime().Sub(now); d > r.opts.ClockSkew || d < -r.opts.ClockSkew {
-		return ledger.Received{}, id, none, violation("header.created_at", fmt.Sprintf("is %s from this node's clock, more than the allowed %s", d.Round(time.Second), r.opts.ClockSkew))
-	}
-	if _, ok := m.GetPayload().GetKind().(*messagev1.Payload_Outcome); ok {
-		if err := r.checkAnswers(h.GetInReplyTo(), h.GetThreadId()); err != nil {
+	// A message already received is answered from the ledger (the original
+	// receipt, or a conflict) whatever its age: a sender whose receipt was lost
+	// must get it back even after the time checks below would refuse.
+	if _, err := r.ledger.MessageEntries(id); errors.Is(err, ledger.ErrNotFound) {
+		if err := r.checkFresh(h.GetCreatedAt().AsTime(), now); err != nil {
 			return ledger.Received{}, id, none, err
 		}
+		if _, ok := m.GetPayload().GetKind().(*messagev1.Payload_Outcome); ok {
+			if err := r.checkAnswers(h.GetInReplyTo(), h.GetThreadId()); err != nil {
+				return ledger.Received{}, id, none, err
+			}
+		}
+	} else if err != nil {
+		return ledger.Received{}, id, none, err
 	}
 	kind := MessageKind(m)
 	res, err := r.ledger.AppendReceived(ctx, ledger.Message{
 		ID: id, Kind: kind, ThreadID: h.GetThreadId(), Envelope: raw,
 	}, r.issue(id, opened.SHA256[:]))
 	return res, id, kind, err
+}
+
+// checkFresh refuses creation times from the future (beyond the clock skew) or
+// from too long ago.
+func (r *Receiver) checkFresh(created, now time.Time) error {
+	if d := created.Sub(now); d > r.opts.ClockSkew {
+		return violation("header.created_at", fmt.Sprintf("is %s ahead of this node's clock, more than the allowed clock skew of %s", d.Round(time.Second), r.opts.ClockSkew))
+	}
+	if d := now.Sub(created); d > r.opts.MaxMessageAge {
+		return violation("header.created_at", fmt.Sprintf("is %s old, more than the allowed %s", d.Round(time.Second), r.opts.MaxMessageAge))
+	}
+	return nil
 }
 
 // checkAnswers makes sure an outcome answers an alert this node sent, in its thread.

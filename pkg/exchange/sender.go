@@ -106,6 +106,7 @@ type Submitted struct {
 // Submit turns a draft into a signed message, commits it with its outbox row,
 // and returns once that is durable. Delivery happens in Run.
 func (s *Sender) Submit(ctx context.Context, d *focalv1.Draft) (Submitted, error) {
+	// A cheap early answer; the ledger enforces the limit exactly.
 	if n := s.ledger.OutboxLen(); n >= s.opts.OutboxLimit {
 		s.metrics.refused.WithLabelValues("outbox_full").Inc()
 		return Submitted{}, &OutboxFullError{Pending: n, Limit: s.opts.OutboxLimit, RetryAfter: s.opts.MaxBackoff}
@@ -120,7 +121,11 @@ func (s *Sender) Submit(ctx context.Context, d *focalv1.Draft) (Submitted, error
 	}
 	h := m.GetHeader()
 	kind := MessageKind(m)
-	index, err := s.ledger.AppendSent(ctx, ledger.Message{ID: h.GetMessageId(), Kind: kind, ThreadID: h.GetThreadId(), Envelope: raw})
+	index, err := s.ledger.AppendSent(ctx, ledger.Message{ID: h.GetMessageId(), Kind: kind, ThreadID: h.GetThreadId(), Envelope: raw}, s.opts.OutboxLimit)
+	if errors.Is(err, ledger.ErrOutboxFull) {
+		s.metrics.refused.WithLabelValues("outbox_full").Inc()
+		return Submitted{}, &OutboxFullError{Pending: s.ledger.OutboxLen(), Limit: s.opts.OutboxLimit, RetryAfter: s.opts.MaxBackoff}
+	}
 	if err != nil {
 		return Submitted{}, err
 	}
@@ -317,6 +322,9 @@ func (s *Sender) attempt(ctx context.Context, row ledger.OutboxRow) {
 	defer cancel()
 	err := s.deliver(actx, row)
 	now := s.opts.Now()
+	// Wake the loop when done, so a retry is scheduled by its backoff and not by
+	// the loop's idle timer.
+	defer s.Kick()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err == nil {

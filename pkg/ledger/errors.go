@@ -16,6 +16,8 @@ var (
 	ErrConflict = errors.New("ledger: message ID already recorded with other bytes")
 	// ErrDuplicate: a message ID already used by this node.
 	ErrDuplicate = errors.New("ledger: message ID already recorded")
+	// ErrOutboxFull: the outbox holds as many messages as the caller allows.
+	ErrOutboxFull = errors.New("ledger: outbox full")
 	// ErrUnknownMessage: a receipt for a message this node never sent.
 	ErrUnknownMessage = errors.New("ledger: no such sent message")
 	// ErrInvalidInput: a caller passed something the ledger must never hold

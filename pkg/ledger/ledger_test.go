@@ -72,7 +72,7 @@ func TestAppendReadReopen(t *testing.T) {
 	if err := l.Init(ctx, testConfig()); err != nil {
 		t.Fatal(err)
 	}
-	idx, err := l.AppendSent(ctx, msg(1))
+	idx, err := l.AppendSent(ctx, msg(1), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestAppendReadReopen(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.AppendSent(ctx, msg(2)); !errors.Is(err, ErrClosed) {
+	if _, err := l.AppendSent(ctx, msg(2), 0); !errors.Is(err, ErrClosed) {
 		t.Fatalf("append after close: %v", err)
 	}
 	l2, err := Open(path, Options{})
@@ -114,7 +114,7 @@ func TestAppendReadReopen(t *testing.T) {
 	if l2.Size() != 2 {
 		t.Fatalf("size after reopen = %d", l2.Size())
 	}
-	if _, err := l2.AppendSent(ctx, msg(2)); err != nil {
+	if _, err := l2.AppendSent(ctx, msg(2), 0); err != nil {
 		t.Fatal(err)
 	}
 	after := snapshot(t, l2)
@@ -220,11 +220,11 @@ func TestIssueFailureWritesNothing(t *testing.T) {
 func TestReceiptReceived(t *testing.T) {
 	ctx := context.Background()
 	l, _ := openTemp(t, Options{})
-	sent, err := l.AppendSent(ctx, msg(1))
+	sent, err := l.AppendSent(ctx, msg(1), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.AppendSent(ctx, msg(1)); !errors.Is(err, ErrDuplicate) {
+	if _, err := l.AppendSent(ctx, msg(1), 0); !errors.Is(err, ErrDuplicate) {
 		t.Fatalf("same ID sent twice: %v", err)
 	}
 	if _, err := l.AppendReceiptReceived(ctx, msg(9).ID, []byte("r")); !errors.Is(err, ErrUnknownMessage) {
@@ -270,7 +270,7 @@ func TestGroupCommit(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			var err error
-			idx[i], err = l.AppendSent(ctx, msg(i))
+			idx[i], err = l.AppendSent(ctx, msg(i), 0)
 			if err != nil {
 				t.Error(err)
 			}
@@ -324,7 +324,7 @@ func TestBackupIsAConsistentLedger(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 20 {
-		if _, err := l.AppendSent(ctx, msg(i)); err != nil {
+		if _, err := l.AppendSent(ctx, msg(i), 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -351,7 +351,7 @@ func TestBackupIsAConsistentLedger(t *testing.T) {
 			t.Fatalf("entry %d differs in the copy", i)
 		}
 	}
-	if _, err := c.AppendSent(ctx, msg(99)); !errors.Is(err, ErrReadOnly) {
+	if _, err := c.AppendSent(ctx, msg(99), 0); !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("write to read-only copy: %v", err)
 	}
 }
@@ -385,7 +385,7 @@ func TestScanDetectsGap(t *testing.T) {
 	ctx := context.Background()
 	l, path := openTemp(t, Options{})
 	for i := range 3 {
-		if _, err := l.AppendSent(ctx, msg(i)); err != nil {
+		if _, err := l.AppendSent(ctx, msg(i), 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -426,7 +426,7 @@ func BenchmarkAppendSentParallel(b *testing.B) {
 			n++
 			id := fmt.Sprintf("01900000-0000-7000-8000-%012d", n)
 			mu.Unlock()
-			if _, err := l.AppendSent(context.Background(), Message{ID: id, Envelope: append(env, id...)}); err != nil {
+			if _, err := l.AppendSent(context.Background(), Message{ID: id, Envelope: append(env, id...)}, 0); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -443,8 +443,8 @@ func TestRefusesWhatWouldBreakTheIndex(t *testing.T) {
 		{ID: "ok", Envelope: nil},
 	}
 	for _, m := range bad {
-		if _, err := l.AppendSent(ctx, m); !errors.Is(err, ErrInvalidInput) {
-			t.Errorf("AppendSent(%q): %v", m.ID, err)
+		if _, err := l.AppendSent(ctx, m, 0); !errors.Is(err, ErrInvalidInput) {
+			t.Errorf("AppendSent(%q, 0): %v", m.ID, err)
 		}
 		if _, err := l.AppendReceived(ctx, m, issuer); !errors.Is(err, ErrInvalidInput) {
 			t.Errorf("AppendReceived(%q): %v", m.ID, err)
@@ -467,11 +467,11 @@ func TestTimesNeverGoBackwards(t *testing.T) {
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
 	set := func(t time.Time) { mu.Lock(); clock = t; mu.Unlock() }
 	l, path := openTemp(t, Options{Now: now})
-	if _, err := l.AppendSent(ctx, msg(1)); err != nil {
+	if _, err := l.AppendSent(ctx, msg(1), 0); err != nil {
 		t.Fatal(err)
 	}
 	set(clock.Add(-time.Hour))
-	if _, err := l.AppendSent(ctx, msg(2)); err != nil {
+	if _, err := l.AppendSent(ctx, msg(2), 0); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
@@ -481,7 +481,7 @@ func TestTimesNeverGoBackwards(t *testing.T) {
 	}
 	defer l2.Close()
 	set(clock.Add(-time.Hour))
-	if _, err := l2.AppendSent(ctx, msg(3)); err != nil {
+	if _, err := l2.AppendSent(ctx, msg(3), 0); err != nil {
 		t.Fatal(err)
 	}
 	var prev time.Time
@@ -494,5 +494,32 @@ func TestTimesNeverGoBackwards(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestOutboxLimitIsExactUnderConcurrency(t *testing.T) {
+	l, _ := openTemp(t, Options{})
+	const limit = 5
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	accepted, full := 0, 0
+	for i := range 40 {
+		wg.Go(func() {
+			_, err := l.AppendSent(context.Background(), msg(i), limit)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				accepted++
+			case errors.Is(err, ErrOutboxFull):
+				full++
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if accepted != limit || full != 40-limit || l.OutboxLen() != limit || l.Size() != limit {
+		t.Fatalf("accepted %d, refused %d, outbox %d, size %d; want exactly %d accepted", accepted, full, l.OutboxLen(), l.Size(), limit)
 	}
 }

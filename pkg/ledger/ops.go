@@ -61,8 +61,11 @@ func (m Message) check() error {
 const maxMessageIDLength = 128
 
 // AppendSent records a message this node signed, and queues it in the outbox,
-// in one transaction. It returns the SENT entry's index once durable.
-func (l *Ledger) AppendSent(ctx context.Context, m Message) (uint64, error) {
+// in one transaction. It returns the SENT entry's index once durable. When
+// outboxLimit is positive and the outbox already holds that many messages, it
+// writes nothing and returns ErrOutboxFull; the check is inside the
+// transaction, so concurrent callers cannot overshoot it.
+func (l *Ledger) AppendSent(ctx context.Context, m Message, outboxLimit int) (uint64, error) {
 	if err := m.check(); err != nil {
 		return 0, err
 	}
@@ -76,6 +79,10 @@ func (l *Ledger) AppendSent(ctx context.Context, m Message) (uint64, error) {
 		}
 		if len(existing) > 0 {
 			refused = fmt.Errorf("%w: %s", ErrDuplicate, m.ID)
+			return nil
+		}
+		if n := l.outboxLen.Load() + int64(w.outboxDelta); outboxLimit > 0 && n >= int64(outboxLimit) {
+			refused = fmt.Errorf("%w: %d messages wait, the limit is %d", ErrOutboxFull, n, outboxLimit)
 			return nil
 		}
 		sum, err := w.putBlob(m.Envelope)

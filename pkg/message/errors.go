@@ -2,6 +2,7 @@ package message
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -50,12 +51,27 @@ func (e *ValidationError) Error() string {
 // Unwrap makes errors.Is(err, ErrInvalid) hold.
 func (e *ValidationError) Unwrap() error { return ErrInvalid }
 
+// MaxViolations caps the violations one ValidationError lists. A refusal must
+// not be as large as a hostile input (ten thousand bad aliases would make a
+// megabyte of error details, more than many gRPC clients accept in trailers).
+const MaxViolations = 50
+
 // violations collects field violations while a message is walked.
 type violations struct {
-	list []FieldViolation
+	list    []FieldViolation
+	omitted int
+	// firstOmitted is where the unlisted violations start.
+	firstOmitted string
 }
 
 func (v *violations) add(field, description string) {
+	if len(v.list) >= MaxViolations {
+		if v.omitted == 0 {
+			v.firstOmitted = field
+		}
+		v.omitted++
+		return
+	}
 	v.list = append(v.list, FieldViolation{Field: field, Description: description})
 }
 
@@ -63,5 +79,12 @@ func (v *violations) err() error {
 	if len(v.list) == 0 {
 		return nil
 	}
-	return &ValidationError{Violations: v.list}
+	list := v.list
+	if v.omitted > 0 {
+		list = append(list, FieldViolation{
+			Field:       v.firstOmitted,
+			Description: fmt.Sprintf("and %d more violations from here on, not listed", v.omitted),
+		})
+	}
+	return &ValidationError{Violations: list}
 }

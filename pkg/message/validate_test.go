@@ -553,3 +553,24 @@ func replaceAt(s string, i int, c byte) string {
 	b[i] = c
 	return string(b)
 }
+
+// A hostile input with thousands of bad elements gets a bounded refusal.
+func TestViolationsAreCapped(t *testing.T) {
+	m := alertMessage()
+	m.GetPayload().GetAlert().GetSubject().Aliases = make([]string, 10000)
+	err := Validate(m, testNow)
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("err = %v", err)
+	}
+	if len(ve.Violations) != MaxViolations+1 {
+		t.Fatalf("%d violations, want %d listed and one summary", len(ve.Violations), MaxViolations)
+	}
+	last := ve.Violations[MaxViolations]
+	if !strings.Contains(last.Description, "more violations") || last.Field == "" {
+		t.Fatalf("summary violation %+v", last)
+	}
+	if len(err.Error()) > 8<<10 {
+		t.Fatalf("error text is %d bytes", len(err.Error()))
+	}
+}

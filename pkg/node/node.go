@@ -19,6 +19,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/focalpoint-gateway/focalpoint/pkg/config"
@@ -134,6 +135,17 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (n *Node, err er
 	conn, err := grpc.NewClient(cfg.Counterpart.Address,
 		grpc.WithTransportCredentials(identity.ClientCredentials(src, cfg.Counterpart.ID)),
 		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(cfg.MaxMessageBytes+envelopeOverhead)),
+		// Reconnect on the delivery loop's schedule: gRPC's own default backoff
+		// grows to two minutes and would hold back a backlog after an outage.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff: backoff.Config{
+				BaseDelay:  cfg.InitialBackoff,
+				Multiplier: 1.6,
+				Jitter:     0.2,
+				MaxDelay:   cfg.MaxBackoff,
+			},
+			MinConnectTimeout: cfg.AttemptTimeout,
+		}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("node: counterpart client: %w", err)
@@ -151,6 +163,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (n *Node, err er
 	receiver := exchange.NewReceiver(link, l, exchange.ReceiverOptions{
 		MaxEnvelopeBytes: cfg.MaxMessageBytes,
 		ClockSkew:        cfg.ClockSkew,
+		MaxMessageAge:    cfg.MaxMessageAge,
 		Logger:           log,
 		Metrics:          metrics,
 	})

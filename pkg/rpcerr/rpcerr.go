@@ -42,6 +42,7 @@ var codeOf = []struct {
 	{ledger.ErrClosed, codes.Unavailable},
 	{ledger.ErrReadOnly, codes.FailedPrecondition},
 	{ledger.ErrInvalidInput, codes.InvalidArgument},
+	{ledger.ErrOutboxFull, codes.ResourceExhausted},
 	{ledger.ErrCorrupt, codes.DataLoss},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 	{context.Canceled, codes.Canceled},

@@ -705,7 +705,9 @@ type Header struct {
 	// Required. The receiving agency and its node's SPIFFE ID.
 	Recipient *Party `protobuf:"bytes,3,opt,name=recipient,proto3" json:"recipient,omitempty"`
 	// Required. When the sender's node created the message. The receiver refuses
-	// times outside its configured clock-skew window.
+	// a new message created further ahead of its clock than its clock skew, or
+	// longer ago than its maximum message age (days, so that messages queued
+	// through an outage are still delivered).
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// Required. The case (thread) this message belongs to, a UUID. An alert starts a
 	// thread; replies carry the thread of the message they answer.
