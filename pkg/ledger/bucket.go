@@ -20,10 +20,15 @@ var (
 	// for the counterpart's receipt. Rows go when the receipt is ledgered; the
 	// outbox is a work queue beside the ledger, not part of it.
 	bucketOutbox = []byte("outbox")
+	// bucketConflicts: SHA-256 of an envelope → conflict row: validly signed
+	// envelopes refused because their message ID was already recorded with
+	// other bytes. Evidence of a misbehaving counterpart, kept beside the
+	// ledger and capped, so the counterpart cannot grow the file without bound.
+	bucketConflicts = []byte("conflicts")
 	// bucketMeta: small facts about the file, e.g. the index of the latest CONFIG entry.
 	bucketMeta = []byte("meta")
 
-	allBuckets = [][]byte{bucketEntries, bucketBlobs, bucketMessages, bucketInbox, bucketOutbox, bucketMeta}
+	allBuckets = [][]byte{bucketEntries, bucketBlobs, bucketMessages, bucketInbox, bucketOutbox, bucketConflicts, bucketMeta}
 )
 
 // Keys of bucketMeta.

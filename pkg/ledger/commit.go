@@ -111,15 +111,16 @@ func (l *Ledger) apply(batch []*request) (*writer, error) {
 			now = l.lastTime
 		}
 		w = &writer{
-			tx:       tx,
-			now:      now,
-			next:     l.size.Load(),
-			entries:  tx.Bucket(bucketEntries),
-			blobs:    tx.Bucket(bucketBlobs),
-			messages: tx.Bucket(bucketMessages),
-			inbox:    tx.Bucket(bucketInbox),
-			outbox:   tx.Bucket(bucketOutbox),
-			meta:     tx.Bucket(bucketMeta),
+			tx:        tx,
+			now:       now,
+			next:      l.size.Load(),
+			entries:   tx.Bucket(bucketEntries),
+			blobs:     tx.Bucket(bucketBlobs),
+			messages:  tx.Bucket(bucketMessages),
+			inbox:     tx.Bucket(bucketInbox),
+			outbox:    tx.Bucket(bucketOutbox),
+			conflicts: tx.Bucket(bucketConflicts),
+			meta:      tx.Bucket(bucketMeta),
 		}
 		// Keys are written in increasing order into an append-only bucket:
 		// full pages waste nothing and are never split again.
@@ -144,6 +145,7 @@ type writer struct {
 	now                                           time.Time
 	next                                          uint64
 	entries, blobs, messages, inbox, outbox, meta *bolt.Bucket
+	conflicts                                     *bolt.Bucket
 
 	// What the commit did, for metrics and waiters once it is durable.
 	appended    map[ledgerv1.EntryKind]int

@@ -33,6 +33,9 @@ type Options struct {
 	MaxBatch int
 	// Now is the clock entries are stamped with; nil means time.Now.
 	Now func() time.Time
+	// MaxConflicts caps the refused conflicting envelopes kept as evidence;
+	// 0 means 1000. Past the cap, conflicts are still refused and counted.
+	MaxConflicts int
 }
 
 // Ledger is an open ledger file. Its methods are safe for concurrent use.
@@ -42,11 +45,12 @@ type Ledger struct {
 	now     func() time.Time
 	metrics *metrics
 
-	maxBatch int
-	requests chan *request
-	closing  chan struct{}
-	stopped  chan struct{}
-	close    sync.Once
+	maxBatch     int
+	maxConflicts int
+	requests     chan *request
+	closing      chan struct{}
+	stopped      chan struct{}
+	close        sync.Once
 
 	size      atomic.Uint64
 	outboxLen atomic.Int64
@@ -87,6 +91,10 @@ func Open(path string, opts Options) (*Ledger, error) {
 	}
 	if l.maxBatch <= 0 {
 		l.maxBatch = 1024
+	}
+	l.maxConflicts = opts.MaxConflicts
+	if l.maxConflicts <= 0 {
+		l.maxConflicts = 1000
 	}
 	if err := l.prepare(opts.ReadOnly); err != nil {
 		db.Close()
@@ -246,6 +254,31 @@ func (l *Ledger) Config() (*ledgerv1.Config, error) {
 		return err
 	})
 	return cfg, err
+}
+
+// Conflict is a validly signed envelope refused because its message ID was
+// already recorded with other bytes.
+type Conflict struct {
+	MessageID  string
+	RefusedAt  time.Time
+	Envelope   []byte
+	EnvelopeID [32]byte
+}
+
+// Conflicts returns the conflicting envelopes kept as evidence.
+func (l *Ledger) Conflicts() ([]Conflict, error) {
+	var out []Conflict
+	err := l.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketConflicts).ForEach(func(k, v []byte) error {
+			c, err := decodeConflict(k, v)
+			if err != nil {
+				return err
+			}
+			out = append(out, c)
+			return nil
+		})
+	})
+	return out, err
 }
 
 // OutboxRow is a sent message still waiting for its receipt.

@@ -523,3 +523,39 @@ func TestOutboxLimitIsExactUnderConcurrency(t *testing.T) {
 		t.Fatalf("accepted %d, refused %d, outbox %d, size %d; want exactly %d accepted", accepted, full, l.OutboxLen(), l.Size(), limit)
 	}
 }
+
+// Other bytes under a known ID are refused and kept as evidence: once per
+// distinct envelope, and never more than the cap, whatever a peer sends.
+func TestConflictEvidenceIsBounded(t *testing.T) {
+	ctx := context.Background()
+	l, _ := openTemp(t, Options{MaxConflicts: 3})
+	m := msg(1)
+	if _, err := l.AppendReceived(ctx, m, issuer); err != nil {
+		t.Fatal(err)
+	}
+	size := l.Size()
+	for i := range 10 {
+		for range 2 { // the same conflicting bytes twice count once
+			other := m
+			other.Envelope = []byte(fmt.Sprintf("forged %d", i))
+			if _, err := l.AppendReceived(ctx, other, issuer); !errors.Is(err, ErrConflict) {
+				t.Fatalf("conflict %d: %v", i, err)
+			}
+		}
+	}
+	got, err := l.Conflicts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d conflicts kept, want the cap of 3", len(got))
+	}
+	for _, c := range got {
+		if c.MessageID != m.ID || !bytes.HasPrefix(c.Envelope, []byte("forged ")) || sha256.Sum256(c.Envelope) != c.EnvelopeID {
+			t.Fatalf("conflict row %+v", c)
+		}
+	}
+	if l.Size() != size {
+		t.Fatalf("conflicts grew the ledger from %d to %d entries", size, l.Size())
+	}
+}

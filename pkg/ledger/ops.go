@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -142,6 +143,9 @@ func (l *Ledger) AppendReceived(ctx context.Context, m Message, issue IssueFunc)
 		}
 		if len(existing) > 0 {
 			res, refused = replay(w, existing, m)
+			if errors.Is(refused, ErrConflict) {
+				return w.keepConflict(m, l.maxConflicts)
+			}
 			return nil
 		}
 		sum, err := w.putBlob(m.Envelope)
@@ -254,6 +258,36 @@ func (l *Ledger) AppendReceiptReceived(ctx context.Context, id string, signedRec
 		return 0, err
 	}
 	return index, refused
+}
+
+// keepConflict stores a refused envelope as evidence, once per distinct
+// envelope and up to max in all; the earliest evidence is kept.
+func (w *writer) keepConflict(m Message, max int) error {
+	sum := sha256.Sum256(m.Envelope)
+	b := w.conflicts
+	if b.Get(sum[:]) != nil || b.Stats().KeyN >= max {
+		return nil
+	}
+	v := binary.BigEndian.AppendUint64(nil, uint64(w.now.UnixNano()))
+	v = binary.BigEndian.AppendUint16(v, uint16(len(m.ID)))
+	v = append(v, m.ID...)
+	v = append(v, m.Envelope...)
+	w.bytes += len(v)
+	return b.Put(sum[:], v)
+}
+
+func decodeConflict(k, v []byte) (Conflict, error) {
+	if len(k) != sha256.Size || len(v) < 10 || len(v) < 10+int(binary.BigEndian.Uint16(v[8:10])) {
+		return Conflict{}, fmt.Errorf("%w: conflict row %x", ErrCorrupt, k)
+	}
+	n := int(binary.BigEndian.Uint16(v[8:10]))
+	c := Conflict{
+		RefusedAt: time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC(),
+		MessageID: string(v[10 : 10+n]),
+		Envelope:  bytes.Clone(v[10+n:]),
+	}
+	copy(c.EnvelopeID[:], k)
+	return c, nil
 }
 
 func encodeOutboxRow(id string, at time.Time) []byte {
