@@ -44,7 +44,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // start runs the Indonesian node with f changed by edit, until the test ends.
-func (f *fixture) start(t *testing.T, edit func(*config.File)) *config.Config {
+func (f *fixture) start(t *testing.T, edit func(*config.File)) (*config.Config, *node.Node) {
 	t.Helper()
 	file := demo.DevConfig(f.dir, f.layout.Nodes[0], f.layout.Nodes[1], "127.0.0.1:0", "127.0.0.1:1")
 	if edit != nil {
@@ -72,7 +72,7 @@ func (f *fixture) start(t *testing.T, edit func(*config.File)) *config.Config {
 			t.Errorf("node stopped with %v", err)
 		}
 	})
-	return cfg
+	return cfg, n
 }
 
 func freeAddr(t *testing.T) string {
@@ -116,7 +116,7 @@ func TestLocalTCPAdmitsOnlyConfiguredIDs(t *testing.T) {
 	f := newFixture(t)
 	id := f.layout.Nodes[0]
 	addr := freeAddr(t)
-	f.start(t, func(c *config.File) {
+	_, _ = f.start(t, func(c *config.File) {
 		c.Local.Listen = addr
 		c.Local.AllowedIDs = []string{id.OfficerID.String()}
 	})
@@ -145,7 +145,7 @@ func TestUnixSocket(t *testing.T) {
 	}
 	l.(*net.UnixListener).SetUnlinkOnClose(false)
 	l.Close()
-	cfg := f.start(t, nil)
+	cfg, _ := f.start(t, nil)
 	fi, err := os.Stat(cfg.LocalSocket)
 	if err != nil {
 		t.Fatal(err)
