@@ -49,6 +49,7 @@ type File struct {
 	Local       LocalFile       `json:"local,omitempty"`
 	Delivery    DeliveryFile    `json:"delivery,omitempty"`
 	Limits      LimitsFile      `json:"limits,omitempty"`
+	Metrics     MetricsFile     `json:"metrics,omitempty"`
 	Log         LogFile         `json:"log,omitempty"`
 }
 
@@ -104,6 +105,11 @@ type LimitsFile struct {
 	MaxMessageAge   Duration `json:"max_message_age,omitempty"`
 }
 
+// MetricsFile is the Prometheus listener.
+type MetricsFile struct {
+	Listen string `json:"listen,omitempty"`
+}
+
 // LogFile sets up logging.
 type LogFile struct {
 	Level  string `json:"level,omitempty"`
@@ -149,6 +155,8 @@ type Config struct {
 	LocalSocket  string
 	LocalListen  string
 	LocalAllowed []spiffeid.ID
+
+	MetricsListen string
 
 	Workers        int
 	InitialBackoff time.Duration
@@ -313,6 +321,7 @@ func (f *File) validate(dir string) (*Config, error) {
 		},
 		PeerListen:      address("peer.listen", f.Peer.Listen, true),
 		LocalListen:     address("local.listen", f.Local.Listen, false),
+		MetricsListen:   address("metrics.listen", f.Metrics.Listen, false),
 		Workers:         positive("delivery.workers", f.Delivery.Workers, DefaultDeliveryWorkers),
 		InitialBackoff:  duration("delivery.initial_backoff", f.Delivery.InitialBackoff, DefaultInitialBackoff),
 		MaxBackoff:      duration("delivery.max_backoff", f.Delivery.MaxBackoff, DefaultMaxBackoff),

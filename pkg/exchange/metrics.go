@@ -1,6 +1,12 @@
 package exchange
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/focalpoint-gateway/focalpoint/pkg/ledger"
+)
 
 // Metrics of the exchange, shared by its Sender and Receiver.
 type Metrics struct {
@@ -10,6 +16,7 @@ type Metrics struct {
 	replayed  prometheus.Counter
 	attempts  *prometheus.CounterVec
 	roundTrip prometheus.Histogram
+	peerUp    prometheus.Gauge
 }
 
 // NewMetrics makes the exchange's metrics and registers them on reg, if not nil.
@@ -40,9 +47,35 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time from a message's acceptance to its receipt being ledgered.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 16),
 		}),
+		peerUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "focalpoint_exchange_peer_up",
+			Help: "1 when the last delivery attempt reached the counterpart (or none was needed), 0 while the link is down.",
+		}),
 	}
+	m.peerUp.Set(1)
 	if reg != nil {
-		reg.MustRegister(m.sent, m.received, m.refused, m.replayed, m.attempts, m.roundTrip)
+		reg.MustRegister(m.sent, m.received, m.refused, m.replayed, m.attempts, m.roundTrip, m.peerUp)
 	}
 	return m
+}
+
+// RegisterOutbox registers gauges of l's outbox on reg: how many messages wait
+// and how long the oldest has waited.
+func RegisterOutbox(reg prometheus.Registerer, l *ledger.Ledger, now func() time.Time) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "focalpoint_exchange_outbox_messages",
+			Help: "Sent messages waiting for the counterpart's receipt.",
+		}, func() float64 { return float64(l.OutboxLen()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "focalpoint_exchange_outbox_oldest_age_seconds",
+			Help: "How long the oldest message in the outbox has waited; 0 when it is empty.",
+		}, func() float64 {
+			rows, err := l.Outbox(0, 1)
+			if err != nil || len(rows) == 0 {
+				return 0
+			}
+			return now().Sub(rows[0].AcceptedAt).Seconds()
+		}),
+	)
 }

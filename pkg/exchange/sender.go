@@ -216,6 +216,13 @@ type OutboxStatus struct {
 	LastError string
 }
 
+// PeerUp says whether the last delivery attempt reached the counterpart.
+func (s *Sender) PeerUp() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.linkFailures == 0
+}
+
 // Status returns what the delivery loop knows of a queued message.
 func (s *Sender) Status(id string) OutboxStatus {
 	s.mu.Lock()
@@ -330,6 +337,7 @@ func (s *Sender) attempt(ctx context.Context, row ledger.OutboxRow) {
 	if err == nil {
 		delete(s.retry, row.MessageID)
 		s.linkFailures = 0
+		s.metrics.peerUp.Set(1)
 		s.metrics.attempts.WithLabelValues("receipted").Inc()
 		s.metrics.roundTrip.Observe(now.Sub(row.AcceptedAt).Seconds())
 		return
@@ -343,6 +351,7 @@ func (s *Sender) attempt(ctx context.Context, row ledger.OutboxRow) {
 	r.lastError = err.Error()
 	if transient(err) {
 		s.metrics.attempts.WithLabelValues("unavailable").Inc()
+		s.metrics.peerUp.Set(0)
 		s.linkFailures++
 		s.linkDownUntil = now.Add(s.backoff(s.linkFailures))
 		r.notBefore = now
@@ -353,6 +362,7 @@ func (s *Sender) attempt(ctx context.Context, row ledger.OutboxRow) {
 	// error, and is tried again slowly: a refusal caused by a misconfiguration
 	// clears when the configuration is fixed, and nothing accepted is dropped.
 	s.metrics.attempts.WithLabelValues("refused").Inc()
+	s.metrics.peerUp.Set(1) // reachable: it answered, if only to refuse
 	r.notBefore = now.Add(s.backoff(r.attempts))
 	s.log.ErrorContext(ctx, "delivery refused by the counterpart", "message_id", row.MessageID, "attempts", r.attempts, "err", err)
 }

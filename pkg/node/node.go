@@ -10,17 +10,24 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
 
 	"github.com/focalpoint-gateway/focalpoint/pkg/config"
 	"github.com/focalpoint-gateway/focalpoint/pkg/exchange"
@@ -43,8 +50,9 @@ const envelopeOverhead = 16
 type Options struct {
 	// Logger; nil discards.
 	Logger *slog.Logger
-	// Registerer receives the node's metrics; nil registers nothing.
-	Registerer prometheus.Registerer
+	// Registry receives the node's metrics and serves them on metrics.listen;
+	// nil means a new registry of the node's own.
+	Registry *prometheus.Registry
 	// PeerListener, if set, is used instead of listening on the config's
 	// peer.listen (e.g. a port picked by the caller).
 	PeerListener net.Listener
@@ -59,6 +67,9 @@ type Node struct {
 	conn   *grpc.ClientConn
 	// servers[0] is the peer API; the local APIs follow.
 	servers []served
+	health  *health.Server
+	metrics *http.Server
+	metLis  net.Listener
 }
 
 // New opens everything a node needs and starts listening, but serves nothing
@@ -106,7 +117,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (n *Node, err er
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("node: state directory: %w", err)
 	}
-	l, err := ledger.Open(cfg.LedgerPath, ledger.Options{Logger: log, Registerer: opts.Registerer})
+	reg := opts.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	l, err := ledger.Open(cfg.LedgerPath, ledger.Options{Logger: log, Registerer: reg})
 	if err != nil {
 		return nil, err
 	}
@@ -130,11 +146,20 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (n *Node, err er
 		SelfSigner: signer,
 		PeerKeys:   note.VerifierList(peerKey),
 	}
-	metrics := exchange.NewMetrics(opts.Registerer)
+	metrics := exchange.NewMetrics(reg)
+	exchange.RegisterOutbox(reg, l, time.Now)
+	idMetrics := identity.NewMetrics(reg, src)
+	grpcServerMetrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
+	grpcClientMetrics := grpcprom.NewClientMetrics(grpcprom.WithClientHandlingTimeHistogram())
+	reg.MustRegister(grpcServerMetrics, grpcClientMetrics)
+	// Metrics outermost, so they count the status the caller really gets.
+	unary := grpc.ChainUnaryInterceptor(grpcServerMetrics.UnaryServerInterceptor(), rpcerr.UnaryServerInterceptor(log))
+	stream := grpc.ChainStreamInterceptor(grpcServerMetrics.StreamServerInterceptor(), rpcerr.StreamServerInterceptor(log))
 
 	conn, err := grpc.NewClient(cfg.Counterpart.Address,
 		grpc.WithTransportCredentials(identity.ClientCredentials(src, cfg.Counterpart.ID)),
 		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(cfg.MaxMessageBytes+envelopeOverhead)),
+		grpc.WithChainUnaryInterceptor(grpcClientMetrics.UnaryClientInterceptor()),
 		// Reconnect on the delivery loop's schedule: gRPC's own default backoff
 		// grows to two minutes and would hold back a backlog after an outage.
 		grpc.WithConnectParams(grpc.ConnectParams{
@@ -168,14 +193,22 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (n *Node, err er
 		Metrics:          metrics,
 	})
 
-	n = &Node{cfg: cfg, log: log, ledger: l, sender: sender, conn: conn}
+	n = &Node{cfg: cfg, log: log, ledger: l, sender: sender, conn: conn, health: health.NewServer()}
+	// Health: the overall status and each API serve only while the ledger is
+	// open; the counterpart's reachability is its own entry, so a node whose
+	// peer is away is still healthy.
+	n.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	n.health.SetServingStatus(peerv1.PeerService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	n.health.SetServingStatus(focalv1.FocalService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	n.health.SetServingStatus(CounterpartHealthService, healthpb.HealthCheckResponse_SERVING)
 
 	peerServer := grpc.NewServer(
-		grpc.Creds(identity.ServerCredentials(src, cfg.Counterpart.ID)),
+		grpc.Creds(idMetrics.CountFailures("peer", identity.ServerCredentials(src, cfg.Counterpart.ID))),
 		grpc.MaxRecvMsgSize(cfg.MaxMessageBytes+envelopeOverhead),
-		grpc.ChainUnaryInterceptor(rpcerr.UnaryServerInterceptor(log)),
+		unary, stream,
 	)
 	peerv1.RegisterPeerServiceServer(peerServer, receiver)
+	healthpb.RegisterHealthServer(peerServer, n.health)
 	peerLis := opts.PeerListener
 	if peerLis == nil {
 		if peerLis, err = net.Listen("tcp", cfg.PeerListen); err != nil {
@@ -187,11 +220,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (n *Node, err er
 
 	localAPI := focal.NewServer(sender, l, note.VerifierList(signer.Verifier()), note.VerifierList(peerKey))
 	// On the unix socket the socket file's mode is the access control.
-	socketServer := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(rpcerr.UnaryServerInterceptor(log)),
-		grpc.ChainStreamInterceptor(rpcerr.StreamServerInterceptor(log)),
-	)
-	focalv1.RegisterFocalServiceServer(socketServer, localAPI)
+	socketServer := grpc.NewServer(unary, stream)
+	n.registerLocal(socketServer, localAPI)
 	sock, err := listenUnix(cfg.LocalSocket)
 	if err != nil {
 		return nil, err
@@ -202,11 +232,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (n *Node, err er
 	if cfg.LocalListen != "" {
 		// Over TCP, mTLS admits only the configured IDs of this trust domain.
 		tcpServer := grpc.NewServer(
-			grpc.Creds(identity.ServerCredentials(src, cfg.LocalAllowed...)),
-			grpc.ChainUnaryInterceptor(rpcerr.UnaryServerInterceptor(log)),
-			grpc.ChainStreamInterceptor(rpcerr.StreamServerInterceptor(log)),
+			grpc.Creds(idMetrics.CountFailures("local", identity.ServerCredentials(src, cfg.LocalAllowed...))),
+			unary, stream,
 		)
-		focalv1.RegisterFocalServiceServer(tcpServer, localAPI)
+		n.registerLocal(tcpServer, localAPI)
 		tcp, err := net.Listen("tcp", cfg.LocalListen)
 		if err != nil {
 			return nil, fmt.Errorf("node: local.listen: %w", err)
@@ -214,7 +243,38 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (n *Node, err er
 		closers = append(closers, func() { tcp.Close() })
 		n.serve("local-tcp", tcpServer, tcp)
 	}
+	grpcServerMetrics.InitializeMetrics(peerServer)
+	grpcServerMetrics.InitializeMetrics(socketServer)
+
+	if cfg.MetricsListen != "" {
+		if n.metLis, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			return nil, fmt.Errorf("node: metrics.listen: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+		n.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	}
 	return n, nil
+}
+
+// CounterpartHealthService is the health-check service name whose status says
+// whether the counterpart is reachable, beside the node's own health.
+const CounterpartHealthService = "focalpoint.counterpart"
+
+// registerLocal puts the local API, health and reflection (so grpcurl works)
+// on a server.
+func (n *Node) registerLocal(s *grpc.Server, api focalv1.FocalServiceServer) {
+	focalv1.RegisterFocalServiceServer(s, api)
+	healthpb.RegisterHealthServer(s, n.health)
+	reflection.Register(s)
+}
+
+// MetricsAddr is where /metrics is served, or nil.
+func (n *Node) MetricsAddr() net.Addr {
+	if n.metLis == nil {
+		return nil
+	}
+	return n.metLis.Addr()
 }
 
 type served struct {
@@ -252,11 +312,20 @@ func (n *Node) Run(ctx context.Context) error {
 			}
 		})
 	}
+	if n.metrics != nil {
+		wg.Go(func() {
+			if err := n.metrics.Serve(n.metLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs <- fmt.Errorf("node: metrics: %w", err)
+				cancel()
+			}
+		})
+	}
 	delivery := make(chan struct{})
 	go func() {
 		defer close(delivery)
 		n.sender.Run(ctx)
 	}()
+	go n.watchCounterpart(ctx)
 	n.log.InfoContext(ctx, "node serving",
 		"spiffe_id", n.cfg.ID.String(), "peer_addr", n.PeerAddr().String(),
 		"local_socket", n.cfg.LocalSocket, "counterpart", n.cfg.Counterpart.ID.String(),
@@ -264,6 +333,10 @@ func (n *Node) Run(ctx context.Context) error {
 	<-ctx.Done()
 
 	n.log.Info("node stopping")
+	n.health.Shutdown()
+	if n.metrics != nil {
+		n.metrics.Close()
+	}
 	// Local APIs first: no new submissions while the rest winds down.
 	for i := len(n.servers) - 1; i >= 0; i-- {
 		stopWithin(n.servers[i].server, config.DefaultShutdownGrace)
@@ -280,6 +353,24 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	default:
 		return nil
+	}
+}
+
+// watchCounterpart mirrors the delivery loop's view of the link into health.
+func (n *Node) watchCounterpart(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		status := healthpb.HealthCheckResponse_SERVING
+		if !n.sender.PeerUp() {
+			status = healthpb.HealthCheckResponse_NOT_SERVING
+		}
+		n.health.SetServingStatus(CounterpartHealthService, status)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 
