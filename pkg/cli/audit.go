@@ -78,7 +78,7 @@ func newAuditVerifyCmd() *cobra.Command {
 	out.register(c)
 	kf.register(c)
 	c.Flags().StringVar(&path, "ledger", "", "the ledger file (required)")
-	_ = c.MarkFlagRequired("ledger")
+	required(c, "ledger")
 	return c
 }
 

@@ -16,6 +16,7 @@ import (
 	"unicode"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -70,6 +71,7 @@ tools to use it and to audit what was exchanged.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentPreRunE = checkRequired
 	root.AddCommand(
 		newDemoCmd(),
 		newServeCmd(),
@@ -84,7 +86,55 @@ tools to use it and to audit what was exchanged.`,
 		newLedgerCmd(),
 		newKeysCmd(),
 	)
+	strictUsage(root)
 	return root
+}
+
+// requiredFlag marks flags that must be given. Cobra's own required-flag check
+// fails with an error that cannot be told from a refusal, so the check is
+// ours (checkRequired) and its failure is a usage error.
+const requiredFlag = "focalpoint_required"
+
+func required(c *cobra.Command, name string) {
+	_ = c.Flags().SetAnnotation(name, requiredFlag, []string{"true"})
+}
+
+func checkRequired(c *cobra.Command, _ []string) error {
+	var missing []string
+	c.Flags().VisitAll(func(f *pflag.Flag) {
+		if _, ok := f.Annotations[requiredFlag]; ok && !f.Changed {
+			missing = append(missing, "--"+f.Name)
+		}
+	})
+	if len(missing) > 0 {
+		return usageError{fmt.Errorf("%s: required %s not given", c.CommandPath(), strings.Join(missing, ", "))}
+	}
+	return nil
+}
+
+// strictUsage makes every mistake in how a command is called a usage error
+// (exit 2): argument counts, and unknown subcommands of a group, which cobra
+// would otherwise answer with help and exit 0.
+func strictUsage(c *cobra.Command) {
+	if c.HasSubCommands() {
+		c.Args = cobra.NoArgs
+		if c.RunE == nil && c.Run == nil {
+			c.RunE = func(cmd *cobra.Command, _ []string) error {
+				return usageError{fmt.Errorf("%s needs a command; see %s --help", cmd.CommandPath(), cmd.CommandPath())}
+			}
+		}
+	}
+	if args := c.Args; args != nil {
+		c.Args = func(cmd *cobra.Command, a []string) error {
+			if err := args(cmd, a); err != nil {
+				return usageError{err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		strictUsage(sub)
+	}
 }
 
 // describe renders an error for a person: a gRPC status as its code and
@@ -170,7 +220,7 @@ type configFlag struct{ path string }
 
 func (f *configFlag) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.path, "config", "", "the node's config file (required)")
-	_ = c.MarkFlagRequired("config")
+	required(c, "config")
 }
 
 func (f *configFlag) load() (*config.Config, error) {

@@ -63,8 +63,9 @@ func newLedgerCmd() *cobra.Command {
 			if err := tmp.Close(); err != nil {
 				return err
 			}
-			if err := os.Rename(tmp.Name(), out); err != nil {
-				return err
+			// A link fails if out appeared meanwhile, where a rename would replace it.
+			if err := os.Link(tmp.Name(), out); err != nil {
+				return fmt.Errorf("not overwriting: %w", err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d bytes); check it with: focalpoint audit verify --ledger %s\n", out, n, out)
 			return nil
@@ -72,7 +73,7 @@ func newLedgerCmd() *cobra.Command {
 	}
 	cf.register(backup)
 	backup.Flags().StringVar(&out, "out", "", "file to write (must not exist)")
-	_ = backup.MarkFlagRequired("out")
+	required(backup, "out")
 	c.AddCommand(backup)
 	return c
 }

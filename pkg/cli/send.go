@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -93,10 +95,10 @@ func newSendCmd(kind, short string, reply bool, isKind func(*focalv1.Draft) bool
 	cf.register(c)
 	out.register(c)
 	c.Flags().StringVar(&file, "file", "", "the draft, YAML or JSON (- for standard input)")
-	_ = c.MarkFlagRequired("file")
+	required(c, "file")
 	if reply {
 		c.Flags().StringVar(&inReplyTo, "in-reply-to", "", "the ID of the alert this answers")
-		_ = c.MarkFlagRequired("in-reply-to")
+		required(c, "in-reply-to")
 	}
 	return c
 }
@@ -123,7 +125,8 @@ func newExampleCmd(kind string, example func(time.Time) *focalv1.Draft) *cobra.C
 				return err
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "# A %s draft: edit it, then send it with\n#   focalpoint %s send --config NODE.yaml --file THIS.yaml", kind, kind)
+			a := article(kind)
+			fmt.Fprintf(w, "# %s %s draft: edit it, then send it with\n#   focalpoint %s send --config NODE.yaml --file THIS.yaml", strings.ToUpper(a[:1])+a[1:], kind, kind)
 			if kind == "outcome" {
 				fmt.Fprint(w, " --in-reply-to ALERT-ID")
 			}
@@ -146,6 +149,9 @@ func readDraft(path string, stdin io.Reader) (*focalv1.Draft, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, fmt.Errorf("%s: the draft is empty", path)
 	}
 	j, err := yaml.YAMLToJSON(b)
 	if err != nil {

@@ -28,7 +28,11 @@ var (
 	// bucketMeta: small facts about the file, e.g. the index of the latest CONFIG entry.
 	bucketMeta = []byte("meta")
 
-	allBuckets = [][]byte{bucketEntries, bucketBlobs, bucketMessages, bucketInbox, bucketOutbox, bucketConflicts, bucketMeta}
+	// coreBuckets are in every ledger file of this format.
+	coreBuckets = [][]byte{bucketEntries, bucketBlobs, bucketMessages, bucketInbox, bucketOutbox, bucketMeta}
+	// laterBuckets were added to the format since; a writable open creates them,
+	// a read-only open of an older file does without them.
+	laterBuckets = [][]byte{bucketConflicts}
 )
 
 // Keys of bucketMeta.

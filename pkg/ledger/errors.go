@@ -7,6 +7,8 @@ import "errors"
 var (
 	// ErrClosed: the ledger is closed or closing; nothing was written.
 	ErrClosed = errors.New("ledger: closed")
+	// ErrInUse: another process holds the file open for writing.
+	ErrInUse = errors.New("ledger: file in use")
 	// ErrReadOnly: the ledger was opened read-only, e.g. for an audit.
 	ErrReadOnly = errors.New("ledger: opened read-only")
 	// ErrNotFound: no such entry, message or blob.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 	"google.golang.org/protobuf/proto"
 
 	ledgerv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/ledger/v1"
@@ -70,6 +72,9 @@ func Open(path string, opts Options) (*Ledger, error) {
 		NoSync:       opts.NoSync,
 		FreelistType: bolt.FreelistMapType,
 	})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("ledger: open %s: %w: the file is in use by another process (a running node?); to read a running node's ledger, copy it with `focalpoint ledger backup`", path, ErrInUse)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
 	}
@@ -120,7 +125,7 @@ func (l *Ledger) prepare(readOnly bool) error {
 		if f := meta.Get(metaFormat); string(f) != formatVersion {
 			return fmt.Errorf("%w: format %q, want %q", ErrCorrupt, f, formatVersion)
 		}
-		for _, name := range allBuckets {
+		for _, name := range coreBuckets {
 			if tx.Bucket(name) == nil {
 				return fmt.Errorf("%w: no %s bucket", ErrCorrupt, name)
 			}
@@ -146,7 +151,7 @@ func (l *Ledger) prepare(readOnly bool) error {
 	}
 	return l.db.Update(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketMeta) == nil {
-			for _, name := range allBuckets {
+			for _, name := range coreBuckets {
 				if _, err := tx.CreateBucket(name); err != nil {
 					return fmt.Errorf("ledger: create bucket %s: %w", name, err)
 				}
@@ -155,7 +160,15 @@ func (l *Ledger) prepare(readOnly bool) error {
 				return fmt.Errorf("ledger: write format: %w", err)
 			}
 		}
-		return check(tx)
+		if err := check(tx); err != nil {
+			return err
+		}
+		for _, name := range laterBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("ledger: create bucket %s: %w", name, err)
+			}
+		}
+		return nil
 	})
 }
 
@@ -269,7 +282,11 @@ type Conflict struct {
 func (l *Ledger) Conflicts() ([]Conflict, error) {
 	var out []Conflict
 	err := l.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketConflicts).ForEach(func(k, v []byte) error {
+		b := tx.Bucket(bucketConflicts)
+		if b == nil { // an older file opened read-only
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
 			c, err := decodeConflict(k, v)
 			if err != nil {
 				return err
