@@ -227,6 +227,28 @@ func (f *configFlag) load() (*config.Config, error) {
 	return config.Load(f.path)
 }
 
+// nodeCommand gives c the --config and -o flags and runs fn with a client of
+// the local API of the node the config describes.
+func nodeCommand(c *cobra.Command, fn func(cmd *cobra.Command, args []string, client focalv1.FocalServiceClient, asJSON bool) error) *cobra.Command {
+	var cf configFlag
+	var out output
+	cf.register(c)
+	out.register(c)
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		asJSON, err := out.json()
+		if err != nil {
+			return err
+		}
+		client, done, err := cf.client()
+		if err != nil {
+			return err
+		}
+		defer done()
+		return fn(cmd, args, client, asJSON)
+	}
+	return c
+}
+
 // client connects to the local API of the node the config describes.
 func (f *configFlag) client() (focalv1.FocalServiceClient, func(), error) {
 	cfg, err := f.load()

@@ -17,89 +17,60 @@ import (
 )
 
 func newInboxCmd() *cobra.Command {
-	var cf configFlag
-	var out output
 	var pageSize int32
 	var pageToken string
-	c := &cobra.Command{
+	c := nodeCommand(&cobra.Command{
 		Use:   "inbox --config FILE",
 		Short: "List messages received from the counterpart, newest first",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			asJSON, err := out.json()
-			if err != nil {
-				return err
-			}
-			client, done, err := cf.client()
-			if err != nil {
-				return err
-			}
-			defer done()
-			resp, err := client.ListInbox(cmd.Context(), &focalv1.ListInboxRequest{PageSize: pageSize, PageToken: pageToken})
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeProtoJSON(cmd.OutOrStdout(), resp)
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "HANDLING\tRECEIVED\tKIND\tMESSAGE\tCASE\tFROM\tSIGNATURE\tRECEIPT")
-			for _, r := range resp.GetRecords() {
-				h := r.GetMessage().GetHeader()
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-					handlingName(h.GetHandling()), receivedAt(r), payloadKind(r.GetMessage()), h.GetMessageId(),
-					orDash(h.GetThreadId()), h.GetSender().GetAgency(), signature(r), receiptName(r.GetReceiptStatus()))
-			}
-			if err := w.Flush(); err != nil {
-				return err
-			}
-			if len(resp.GetRecords()) == 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "(no messages)")
-			}
-			if t := resp.GetNextPageToken(); t != "" {
-				fmt.Fprintf(cmd.OutOrStdout(), "more: --page-token %s\n", t)
-			}
-			return nil
-		},
-	}
-	cf.register(c)
-	out.register(c)
+	}, func(cmd *cobra.Command, _ []string, client focalv1.FocalServiceClient, asJSON bool) error {
+		resp, err := client.ListInbox(cmd.Context(), &focalv1.ListInboxRequest{PageSize: pageSize, PageToken: pageToken})
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return writeProtoJSON(cmd.OutOrStdout(), resp)
+		}
+		w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "HANDLING\tRECEIVED\tKIND\tMESSAGE\tCASE\tFROM\tSIGNATURE\tRECEIPT")
+		for _, r := range resp.GetRecords() {
+			h := r.GetMessage().GetHeader()
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+				handlingName(h.GetHandling()), receivedAt(r), payloadKind(r.GetMessage()), h.GetMessageId(),
+				orDash(h.GetThreadId()), h.GetSender().GetAgency(), signature(r), receiptName(r.GetReceiptStatus()))
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		if len(resp.GetRecords()) == 0 {
+			fmt.Fprintln(cmd.OutOrStdout(), "(no messages)")
+		}
+		if t := resp.GetNextPageToken(); t != "" {
+			fmt.Fprintf(cmd.OutOrStdout(), "more: --page-token %s\n", t)
+		}
+		return nil
+	})
 	c.Flags().Int32Var(&pageSize, "page-size", 50, "messages per page (at most 500)")
 	c.Flags().StringVar(&pageToken, "page-token", "", "continue from an earlier page")
 	return c
 }
 
 func newOutboxCmd() *cobra.Command {
-	var cf configFlag
-	var out output
-	c := &cobra.Command{
+	return nodeCommand(&cobra.Command{
 		Use:   "outbox --config FILE",
 		Short: "List sent messages still waiting for the counterpart's receipt",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			asJSON, err := out.json()
-			if err != nil {
-				return err
-			}
-			client, done, err := cf.client()
-			if err != nil {
-				return err
-			}
-			defer done()
-			resp, err := client.GetOutbox(cmd.Context(), &focalv1.GetOutboxRequest{})
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeProtoJSON(cmd.OutOrStdout(), resp)
-			}
-			writeOutbox(cmd.OutOrStdout(), resp)
-			return nil
-		},
-	}
-	cf.register(c)
-	out.register(c)
-	return c
+	}, func(cmd *cobra.Command, _ []string, client focalv1.FocalServiceClient, asJSON bool) error {
+		resp, err := client.GetOutbox(cmd.Context(), &focalv1.GetOutboxRequest{})
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return writeProtoJSON(cmd.OutOrStdout(), resp)
+		}
+		writeOutbox(cmd.OutOrStdout(), resp)
+		return nil
+	})
 }
 
 func writeOutbox(out io.Writer, resp *focalv1.GetOutboxResponse) {
@@ -121,35 +92,20 @@ func writeOutbox(out io.Writer, resp *focalv1.GetOutboxResponse) {
 }
 
 func newShowCmd() *cobra.Command {
-	var cf configFlag
-	var out output
-	c := &cobra.Command{
+	return nodeCommand(&cobra.Command{
 		Use:   "show --config FILE MESSAGE-ID",
 		Short: "Show one message, its signature checked, its receipt and its ledger entries",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			asJSON, err := out.json()
-			if err != nil {
-				return err
-			}
-			client, done, err := cf.client()
-			if err != nil {
-				return err
-			}
-			defer done()
-			resp, err := client.GetMessage(cmd.Context(), &focalv1.GetMessageRequest{MessageId: args[0]})
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeProtoJSON(cmd.OutOrStdout(), resp.GetRecord())
-			}
-			return writeRecord(cmd.OutOrStdout(), resp.GetRecord())
-		},
-	}
-	cf.register(c)
-	out.register(c)
-	return c
+	}, func(cmd *cobra.Command, args []string, client focalv1.FocalServiceClient, asJSON bool) error {
+		resp, err := client.GetMessage(cmd.Context(), &focalv1.GetMessageRequest{MessageId: args[0]})
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return writeProtoJSON(cmd.OutOrStdout(), resp.GetRecord())
+		}
+		return writeRecord(cmd.OutOrStdout(), resp.GetRecord())
+	})
 }
 
 // writeRecord prints a message for a person: the handling code first, because
