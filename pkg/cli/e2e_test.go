@@ -373,6 +373,7 @@ node:
   spiffe_id: spiffe://%s/focalpoint/node
   state_dir: %s
   messages_key: %s
+  log_key: %s
 identity:
   svid_cert: %s
   svid_key: %s
@@ -383,6 +384,7 @@ counterpart:
   address: %s
   bundle: %s
   messages_key: %s
+  log_key: %s
 peer:
   listen: %s
 delivery:
@@ -390,9 +392,9 @@ delivery:
   max_backoff: 1s
 log:
   level: info
-`, me.agency, me.trustDomain, stateDir, at(me, "messages.key"),
+`, me.agency, me.trustDomain, stateDir, at(me, "messages.key"), at(me, "log.key"),
 		at(me, "node.pem"), at(me, "node.key"), at(me, "bundle.pem"),
-		peer.agency, peer.trustDomain, peerAddr, at(peer, "bundle.pem"), at(peer, "messages.vkey"),
+		peer.agency, peer.trustDomain, peerAddr, at(peer, "bundle.pem"), at(peer, "messages.vkey"), at(peer, "log.vkey"),
 		listen)
 }
 

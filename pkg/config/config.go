@@ -59,6 +59,7 @@ type NodeFile struct {
 	SpiffeID    string `json:"spiffe_id,omitempty"`
 	StateDir    string `json:"state_dir,omitempty"`
 	MessagesKey string `json:"messages_key,omitempty"`
+	LogKey      string `json:"log_key,omitempty"`
 }
 
 // IdentityFile is where the node's X.509-SVID comes from.
@@ -75,6 +76,7 @@ type CounterpartFile struct {
 	Address     string `json:"address,omitempty"`
 	Bundle      string `json:"bundle,omitempty"`
 	MessagesKey string `json:"messages_key,omitempty"`
+	LogKey      string `json:"log_key,omitempty"`
 }
 
 // PeerFile is the node-to-node listener.
@@ -145,6 +147,7 @@ type Config struct {
 	StateDir    string
 	LedgerPath  string
 	MessagesKey string
+	LogKey      string
 
 	SVIDCert, SVIDKey, Bundle string
 
@@ -179,6 +182,7 @@ type Counterpart struct {
 	Address     string
 	Bundle      string
 	MessagesKey string
+	LogKey      string
 }
 
 // LedgerName is the ledger's name in checkpoints and CONFIG entries, e.g.
@@ -309,6 +313,7 @@ func (f *File) validate(dir string) (*Config, error) {
 		ID:          id("node.spiffe_id", f.Node.SpiffeID),
 		StateDir:    path("node.state_dir", f.Node.StateDir),
 		MessagesKey: path("node.messages_key", f.Node.MessagesKey),
+		LogKey:      path("node.log_key", f.Node.LogKey),
 		SVIDCert:    path("identity.svid_cert", f.Identity.SVIDCert),
 		SVIDKey:     path("identity.svid_key", f.Identity.SVIDKey),
 		Bundle:      path("identity.bundle", f.Identity.Bundle),
@@ -318,6 +323,7 @@ func (f *File) validate(dir string) (*Config, error) {
 			Address:     address("counterpart.address", f.Counterpart.Address, true),
 			Bundle:      path("counterpart.bundle", f.Counterpart.Bundle),
 			MessagesKey: path("counterpart.messages_key", f.Counterpart.MessagesKey),
+			LogKey:      path("counterpart.log_key", f.Counterpart.LogKey),
 		},
 		PeerListen:      address("peer.listen", f.Peer.Listen, true),
 		LocalListen:     address("local.listen", f.Local.Listen, false),

@@ -14,6 +14,7 @@ node:
   spiffe_id: spiffe://imigrasi.go.id/focalpoint/node
   state_dir: state
   messages_key: keys/messages.key
+  log_key: keys/log.key
 identity:
   svid_cert: certs/node.pem
   svid_key: certs/node.key
@@ -24,6 +25,7 @@ counterpart:
   address: 127.0.0.1:7802
   bundle: /etc/focalpoint/kh/bundle.pem
   messages_key: kh/messages.vkey
+  log_key: kh/log.vkey
 peer:
   listen: 127.0.0.1:7801
 delivery:

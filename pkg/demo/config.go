@@ -24,6 +24,7 @@ func DevConfig(dir string, me, other devpki.NodeLayout, listen, otherAddr string
 			SpiffeID:    me.NodeID.String(),
 			StateDir:    filepath.Join(dir, "state", me.TrustDomain.Name()),
 			MessagesKey: me.MessagesKey,
+			LogKey:      me.LogKey,
 		},
 		Identity: config.IdentityFile{SVIDCert: me.NodeCert, SVIDKey: me.NodeKey, Bundle: me.Bundle},
 		Counterpart: config.CounterpartFile{
@@ -32,6 +33,7 @@ func DevConfig(dir string, me, other devpki.NodeLayout, listen, otherAddr string
 			Address:     otherAddr,
 			Bundle:      other.Bundle,
 			MessagesKey: other.MessagesVerifierKey,
+			LogKey:      other.LogVerifierKey,
 		},
 		Peer: config.PeerFile{Listen: listen},
 		Delivery: config.DeliveryFile{

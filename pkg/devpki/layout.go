@@ -41,6 +41,8 @@ const (
 	fileAuditorKey  = "auditor.key"
 	fileMessagesKey = "messages.key"
 	fileMessagesVK  = "messages.vkey"
+	fileLogKey      = "log.key"
+	fileLogVK       = "log.vkey"
 )
 
 const (
@@ -62,6 +64,12 @@ func OfficerID(td spiffeid.TrustDomain) spiffeid.ID { return workloadID(td, "off
 // AuditorID returns spiffe://<td>/focalpoint/auditor, the SPIFFE ID of a
 // local auditor client of td's node. It returns the zero ID for the zero td.
 func AuditorID(td spiffeid.TrustDomain) spiffeid.ID { return workloadID(td, "auditor") }
+
+// LogKeyName returns "<td>/focalpoint/ledger", the name of the key that signs
+// the node's checkpoints and cosigns the counterpart's: the ledger's origin.
+func LogKeyName(td spiffeid.TrustDomain) string {
+	return td.Name() + "/focalpoint/ledger"
+}
 
 // MessagesKeyName returns "<td>/focalpoint/messages", the signed-note key
 // name of td's message-signing key.
@@ -144,6 +152,11 @@ type NodeLayout struct {
 	// MessagesVKey is the verifier key itself (without the newline), as
 	// note.NewVerifier takes it; this is what the counterpart is given.
 	MessagesVKey string
+
+	// LogKey and LogVerifierKey are the paths of the node's log key, which
+	// signs its checkpoints and cosigns the counterpart's, in the same forms;
+	// LogVKey is the verifier key itself.
+	LogKey, LogVerifierKey, LogVKey string
 
 	NodeID, OfficerID, AuditorID spiffeid.ID
 }
@@ -247,6 +260,7 @@ type material struct {
 	bundle            []byte
 	certs, keys       [3][]byte // node, officer, auditor
 	messagesKey, vkey string
+	logKey, logVKey   string
 }
 
 func makeMaterial(n Node, now time.Time) (material, error) {
@@ -271,6 +285,9 @@ func makeMaterial(n Node, now time.Time) (material, error) {
 	if m.messagesKey, m.vkey, err = note.GenerateKey(rand.Reader, MessagesKeyName(td)); err != nil {
 		return m, fmt.Errorf("devpki: %s: generate messages key: %w", td, err)
 	}
+	if m.logKey, m.logVKey, err = note.GenerateKey(rand.Reader, LogKeyName(td)); err != nil {
+		return m, fmt.Errorf("devpki: %s: generate log key: %w", td, err)
+	}
 	return m, nil
 }
 
@@ -292,6 +309,9 @@ func writeMaterial(dir string, n Node, m material) (NodeLayout, error) {
 		MessagesKey:         at(fileMessagesKey),
 		MessagesVerifierKey: at(fileMessagesVK),
 		MessagesVKey:        m.vkey,
+		LogKey:              at(fileLogKey),
+		LogVerifierKey:      at(fileLogVK),
+		LogVKey:             m.logVKey,
 		NodeID:              NodeID(td),
 		OfficerID:           OfficerID(td),
 		AuditorID:           AuditorID(td),
@@ -313,6 +333,8 @@ func writeMaterial(dir string, n Node, m material) (NodeLayout, error) {
 		{nl.AuditorKey, m.keys[2], privateMode},
 		{nl.MessagesKey, []byte(m.messagesKey + "\n"), privateMode},
 		{nl.MessagesVerifierKey, []byte(m.vkey + "\n"), publicMode},
+		{nl.LogKey, []byte(m.logKey + "\n"), privateMode},
+		{nl.LogVerifierKey, []byte(m.logVKey + "\n"), publicMode},
 	}
 	for _, f := range files {
 		if err := writeFile(f.path, f.data, f.mode); err != nil {

@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -128,5 +130,46 @@ func TestLoadFiles(t *testing.T) {
 	}
 	if _, _, err := LoadVerifier(sp); !errors.Is(err, ErrBadKey) {
 		t.Fatalf("LoadVerifier(private key file) err = %v, want ErrBadKey", err)
+	}
+}
+
+// Our cosignatures verify with transparency-dev/formats alone, in both the
+// plain and the 0x04 forms of the published key, and not as plain signatures.
+func TestCosignerInterop(t *testing.T) {
+	skey, vkey, err := Generate("imigrasi.go.id/focalpoint/ledger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ParseSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Cosigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := "immigration.gov.kh/focalpoint/ledger\n5\nq0bL4uDkgjS1Nx5X4dM+Xr0Zp8sKZFH5L0J3lw6U7Kk=\n"
+	signed, err := note.Sign(&note.Note{Text: text}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{vkey, c.VerifierKey()} {
+		v, err := fnote.NewVerifierForCosignatureV1(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := note.Open(signed, note.VerifierList(v))
+		if err != nil {
+			t.Fatalf("formats does not verify our cosignature with %q: %v", k, err)
+		}
+		if ts, err := fnote.CoSigV1Timestamp(n.Sigs[0]); err != nil || time.Since(ts) > time.Minute {
+			t.Fatalf("timestamp %v, %v", ts, err)
+		}
+	}
+	if _, err := note.Open(signed, note.VerifierList(s.Verifier())); err == nil {
+		t.Fatal("a cosignature verified as a plain signature")
+	}
+	if c.KeyHash() == s.KeyHash() {
+		t.Fatal("the 0x04 form has the key hash of the 0x01 form")
 	}
 }

@@ -25,6 +25,13 @@ var (
 	// other bytes. Evidence of a misbehaving counterpart, kept beside the
 	// ledger and capped, so the counterpart cannot grow the file without bound.
 	bucketConflicts = []byte("conflicts")
+	// bucketTree: level (1 byte) || index (8 bytes) → SHA-256: the hash of
+	// every full subtree of the Merkle tree over the entries, leaves included.
+	bucketTree = []byte("tree")
+	// bucketForks: SHA-256 of the evidence → a checkpoint of the counterpart's
+	// that contradicts one this node cosigned, with the proof it came with.
+	// Capped like bucketConflicts.
+	bucketForks = []byte("forks")
 	// bucketMeta: small facts about the file, e.g. the index of the latest CONFIG entry.
 	bucketMeta = []byte("meta")
 
@@ -32,13 +39,19 @@ var (
 	coreBuckets = [][]byte{bucketEntries, bucketBlobs, bucketMessages, bucketInbox, bucketOutbox, bucketMeta}
 	// laterBuckets were added to the format since; a writable open creates them,
 	// a read-only open of an older file does without them.
-	laterBuckets = [][]byte{bucketConflicts}
+	laterBuckets = [][]byte{bucketConflicts, bucketTree, bucketForks}
 )
 
 // Keys of bucketMeta.
 var (
 	metaFormat = []byte("format")
 	metaConfig = []byte("config_index")
+	// metaCheckpoint: the latest checkpoint this node signed.
+	metaCheckpoint = []byte("checkpoint")
+	// metaCosigned, metaWitnessed: index of the latest CHECKPOINT_COSIGNED and
+	// CHECKPOINT_WITNESSED entries.
+	metaCosigned  = []byte("cosigned_index")
+	metaWitnessed = []byte("witnessed_index")
 )
 
 // formatVersion is written once into a new file; an unknown version is refused

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/transparency-dev/merkle/compact"
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -88,6 +89,15 @@ func (l *Ledger) commit(batch []*request) {
 		return
 	}
 	if err == nil {
+		l.tree = w.tree
+		if w.checkpoint != nil {
+			l.mu.Lock()
+			l.checkpoint = w.checkpoint
+			l.mu.Unlock()
+		}
+		if w.activity >= 0 {
+			l.lastActivity.Store(w.activity)
+		}
 		l.size.Store(w.next)
 		if w.appended != nil {
 			l.lastTime = w.now
@@ -120,6 +130,10 @@ func (l *Ledger) apply(batch []*request) (*writer, error) {
 			inbox:     tx.Bucket(bucketInbox),
 			outbox:    tx.Bucket(bucketOutbox),
 			conflicts: tx.Bucket(bucketConflicts),
+			forks:     tx.Bucket(bucketForks),
+			treeNodes: tx.Bucket(bucketTree),
+			tree:      cloneRange(l.tree),
+			activity:  -1,
 			meta:      tx.Bucket(bucketMeta),
 		}
 		// Keys are written in increasing order into an append-only bucket:
@@ -131,7 +145,20 @@ func (l *Ledger) apply(batch []*request) (*writer, error) {
 				return err
 			}
 		}
-		return nil
+		if w.err != nil {
+			return w.err
+		}
+		if w.appended == nil || l.signer == nil {
+			return nil
+		}
+		cfg, err := latestConfig(tx)
+		if err != nil {
+			return err
+		}
+		if w.checkpoint, err = signCheckpoint(l.signer, cfg.GetLedgerName(), w.next, w.tree); err != nil {
+			return err
+		}
+		return w.meta.Put(metaCheckpoint, w.checkpoint)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ledger: commit: %w", err)
@@ -145,13 +172,18 @@ type writer struct {
 	now                                           time.Time
 	next                                          uint64
 	entries, blobs, messages, inbox, outbox, meta *bolt.Bucket
-	conflicts                                     *bolt.Bucket
+	conflicts, forks, treeNodes                   *bolt.Bucket
+	tree                                          *compact.Range
+	// err is the first failure to store a tree node; it fails the batch.
+	err error
 
 	// What the commit did, for metrics and waiters once it is durable.
 	appended    map[ledgerv1.EntryKind]int
 	bytes       int
 	receipted   []string
 	outboxDelta int
+	checkpoint  []byte
+	activity    int64
 }
 
 // append stamps e with the next index and the commit time and stores it.
@@ -165,6 +197,12 @@ func (w *writer) append(e *ledgerv1.Entry) (uint64, error) {
 	if err := w.entries.Put(u64(e.Index), raw); err != nil {
 		return 0, fmt.Errorf("put entry %d: %w", e.Index, err)
 	}
+	if err := w.tree.Append(LeafHash(raw), w.visit); err != nil {
+		return 0, fmt.Errorf("tree, entry %d: %w", e.Index, err)
+	}
+	if !isCheckpointKind(e.GetKind()) {
+		w.activity = int64(e.Index)
+	}
 	if e.GetMessageId() != "" {
 		if err := w.messages.Put(messageKey(e.GetMessageId(), e.Index), []byte{byte(e.GetKind())}); err != nil {
 			return 0, fmt.Errorf("index entry %d: %w", e.Index, err)
@@ -177,6 +215,13 @@ func (w *writer) append(e *ledgerv1.Entry) (uint64, error) {
 	w.bytes += len(raw)
 	w.next++
 	return e.Index, nil
+}
+
+// visit stores a subtree hash the tree reports as it grows.
+func (w *writer) visit(id compact.NodeID, hash []byte) {
+	if err := w.treeNodes.Put(nodeKey(id), hash); err != nil && w.err == nil {
+		w.err = fmt.Errorf("put tree node: %w", err)
+	}
 }
 
 // putBlob keeps signed bytes under their SHA-256 and returns it.

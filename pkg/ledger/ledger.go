@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/transparency-dev/merkle/compact"
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/protobuf/proto"
 
 	ledgerv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/ledger/v1"
@@ -35,6 +37,9 @@ type Options struct {
 	MaxBatch int
 	// Now is the clock entries are stamped with; nil means time.Now.
 	Now func() time.Time
+	// LogSigner signs a checkpoint of the tree after every committed batch;
+	// nil signs none (an auditor's read-only open).
+	LogSigner note.Signer
 	// MaxConflicts caps the refused conflicting envelopes kept as evidence;
 	// 0 means 1000. Past the cap, conflicts are still refused and counted.
 	MaxConflicts int
@@ -58,9 +63,19 @@ type Ledger struct {
 	outboxLen atomic.Int64
 	// lastTime is the newest entry's time; only the committer uses it after Open.
 	lastTime time.Time
+	// tree is the compact range of the whole tree; only the committer uses it
+	// after Open. memTree holds subtree hashes of an older read-only file that
+	// has no stored tree.
+	tree    *compact.Range
+	memTree map[compact.NodeID][]byte
+	signer  note.Signer
+	// lastActivity is the index of the newest entry that is not about
+	// checkpoints: the witness loop runs while it is not yet cosigned.
+	lastActivity atomic.Int64
 
-	mu      sync.Mutex
-	waiters map[string][]chan struct{}
+	mu         sync.Mutex
+	waiters    map[string][]chan struct{}
+	checkpoint []byte
 }
 
 // Open opens or creates the ledger at path.
@@ -87,6 +102,8 @@ func Open(path string, opts Options) (*Ledger, error) {
 		closing:  make(chan struct{}),
 		stopped:  make(chan struct{}),
 		waiters:  make(map[string][]chan struct{}),
+		memTree:  make(map[compact.NodeID][]byte),
+		signer:   opts.LogSigner,
 	}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
@@ -144,10 +161,16 @@ func (l *Ledger) prepare(readOnly bool) error {
 		}
 		// Counted once at start; commits keep the count from then on.
 		l.outboxLen.Store(int64(tx.Bucket(bucketOutbox).Stats().KeyN))
-		return nil
+		l.checkpoint = bytes.Clone(tx.Bucket(bucketMeta).Get(metaCheckpoint))
+		return l.findLastActivity(tx)
 	}
 	if readOnly {
-		return l.db.View(check)
+		return l.db.View(func(tx *bolt.Tx) error {
+			if err := check(tx); err != nil {
+				return err
+			}
+			return l.loadTree(tx, false)
+		})
 	}
 	return l.db.Update(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketMeta) == nil {
@@ -168,7 +191,7 @@ func (l *Ledger) prepare(readOnly bool) error {
 				return fmt.Errorf("ledger: create bucket %s: %w", name, err)
 			}
 		}
-		return nil
+		return l.loadTree(tx, true)
 	})
 }
 
@@ -500,6 +523,31 @@ func findKind(entries []*ledgerv1.Entry, kind ledgerv1.EntryKind) *ledgerv1.Entr
 		}
 	}
 	return nil
+}
+
+// findLastActivity finds the newest entry not about checkpoints, walking back
+// from the end: usually one step.
+func (l *Ledger) findLastActivity(tx *bolt.Tx) error {
+	l.lastActivity.Store(-1)
+	c := tx.Bucket(bucketEntries).Cursor()
+	for k, v := c.Last(); k != nil; k, v = c.Prev() {
+		if len(k) != 8 {
+			return fmt.Errorf("%w: entry key of %d bytes", ErrCorrupt, len(k))
+		}
+		e, err := parseEntry(beU64(k), v)
+		if err != nil {
+			return err
+		}
+		if !isCheckpointKind(e.GetKind()) {
+			l.lastActivity.Store(int64(e.GetIndex()))
+			return nil
+		}
+	}
+	return nil
+}
+
+func isCheckpointKind(k ledgerv1.EntryKind) bool {
+	return k == ledgerv1.EntryKind_ENTRY_KIND_CHECKPOINT_COSIGNED || k == ledgerv1.EntryKind_ENTRY_KIND_CHECKPOINT_WITNESSED
 }
 
 // beU64 reads a big-endian index; callers check the length of what they read

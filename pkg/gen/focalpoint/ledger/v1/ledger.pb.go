@@ -6,7 +6,8 @@
 
 // Package focalpoint.ledger.v1 holds the records of a node's append-only ledger.
 //
-// An Entry is a leaf: it holds metadata and hashes, never personal data. The
+// An Entry is a leaf of the ledger's RFC 6962 Merkle tree, whose leaf bytes are
+// the Entry exactly as stored: it holds metadata and hashes, never personal data. The
 // signed bytes an entry speaks of (envelopes, receipts) are kept beside the
 // entries, keyed by their SHA-256, so a retention rule can one day erase them
 // while every entry, and every proof over the entries, stays as it was.
@@ -48,6 +49,14 @@ const (
 	EntryKind_ENTRY_KIND_RECEIPT_ISSUED EntryKind = 4
 	// This node holds the counterpart's valid receipt for a SENT message.
 	EntryKind_ENTRY_KIND_RECEIPT_RECEIVED EntryKind = 5
+	// The counterpart cosigned one of this node's checkpoints, after checking it
+	// is consistent with every checkpoint it cosigned before. The blob is the
+	// checkpoint with this node's signature and the counterpart's cosignature.
+	EntryKind_ENTRY_KIND_CHECKPOINT_COSIGNED EntryKind = 6
+	// This node cosigned one of the counterpart's checkpoints, after checking it
+	// is consistent with every checkpoint it cosigned before. The blob is the
+	// checkpoint with the counterpart's signature and this node's cosignature.
+	EntryKind_ENTRY_KIND_CHECKPOINT_WITNESSED EntryKind = 7
 )
 
 // Enum value maps for EntryKind.
@@ -59,14 +68,18 @@ var (
 		3: "ENTRY_KIND_RECEIVED",
 		4: "ENTRY_KIND_RECEIPT_ISSUED",
 		5: "ENTRY_KIND_RECEIPT_RECEIVED",
+		6: "ENTRY_KIND_CHECKPOINT_COSIGNED",
+		7: "ENTRY_KIND_CHECKPOINT_WITNESSED",
 	}
 	EntryKind_value = map[string]int32{
-		"ENTRY_KIND_UNSPECIFIED":      0,
-		"ENTRY_KIND_CONFIG":           1,
-		"ENTRY_KIND_SENT":             2,
-		"ENTRY_KIND_RECEIVED":         3,
-		"ENTRY_KIND_RECEIPT_ISSUED":   4,
-		"ENTRY_KIND_RECEIPT_RECEIVED": 5,
+		"ENTRY_KIND_UNSPECIFIED":          0,
+		"ENTRY_KIND_CONFIG":               1,
+		"ENTRY_KIND_SENT":                 2,
+		"ENTRY_KIND_RECEIVED":             3,
+		"ENTRY_KIND_RECEIPT_ISSUED":       4,
+		"ENTRY_KIND_RECEIPT_RECEIVED":     5,
+		"ENTRY_KIND_CHECKPOINT_COSIGNED":  6,
+		"ENTRY_KIND_CHECKPOINT_WITNESSED": 7,
 	}
 )
 
@@ -181,9 +194,15 @@ type Entry struct {
 	// receipt answers in this ledger (RECEIVED or SENT).
 	RefersToIndex uint64 `protobuf:"varint,9,opt,name=refers_to_index,json=refersToIndex,proto3" json:"refers_to_index,omitempty"`
 	// Required for CONFIG. The configuration recorded.
-	Config        *Config `protobuf:"bytes,10,opt,name=config,proto3" json:"config,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Config *Config `protobuf:"bytes,10,opt,name=config,proto3" json:"config,omitempty"`
+	// Required for CHECKPOINT_COSIGNED and CHECKPOINT_WITNESSED. The tree size the
+	// checkpoint commits to.
+	CheckpointSize uint64 `protobuf:"varint,11,opt,name=checkpoint_size,json=checkpointSize,proto3" json:"checkpoint_size,omitempty"`
+	// Required for CHECKPOINT_COSIGNED and CHECKPOINT_WITNESSED. SHA-256 of the
+	// cosigned checkpoint note; the bytes are kept beside the entries under this hash.
+	CheckpointSha256 []byte `protobuf:"bytes,12,opt,name=checkpoint_sha256,json=checkpointSha256,proto3" json:"checkpoint_sha256,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Entry) Reset() {
@@ -286,6 +305,20 @@ func (x *Entry) GetConfig() *Config {
 	return nil
 }
 
+func (x *Entry) GetCheckpointSize() uint64 {
+	if x != nil {
+		return x.CheckpointSize
+	}
+	return 0
+}
+
+func (x *Entry) GetCheckpointSha256() []byte {
+	if x != nil {
+		return x.CheckpointSha256
+	}
+	return nil
+}
+
 // Config is what an auditor needs to check a ledger with nothing but the ledger.
 type Config struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -299,8 +332,14 @@ type Config struct {
 	SelfMessagesKey string `protobuf:"bytes,4,opt,name=self_messages_key,json=selfMessagesKey,proto3" json:"self_messages_key,omitempty"`
 	// Required. The signed-note verifier key the counterpart signs envelopes and receipts with.
 	CounterpartMessagesKey string `protobuf:"bytes,5,opt,name=counterpart_messages_key,json=counterpartMessagesKey,proto3" json:"counterpart_messages_key,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// Required. The signed-note verifier key this node signs its checkpoints with;
+	// in its cosignature/v1 form (0x04) it also verifies this node's cosignatures.
+	SelfLogKey string `protobuf:"bytes,6,opt,name=self_log_key,json=selfLogKey,proto3" json:"self_log_key,omitempty"`
+	// Required. The signed-note verifier key of the counterpart's checkpoints and,
+	// in its cosignature/v1 form, of the counterpart's cosignatures.
+	CounterpartLogKey string `protobuf:"bytes,7,opt,name=counterpart_log_key,json=counterpartLogKey,proto3" json:"counterpart_log_key,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Config) Reset() {
@@ -368,11 +407,25 @@ func (x *Config) GetCounterpartMessagesKey() string {
 	return ""
 }
 
+func (x *Config) GetSelfLogKey() string {
+	if x != nil {
+		return x.SelfLogKey
+	}
+	return ""
+}
+
+func (x *Config) GetCounterpartLogKey() string {
+	if x != nil {
+		return x.CounterpartLogKey
+	}
+	return ""
+}
+
 var File_focalpoint_ledger_v1_ledger_proto protoreflect.FileDescriptor
 
 const file_focalpoint_ledger_v1_ledger_proto_rawDesc = "" +
 	"\n" +
-	"!focalpoint/ledger/v1/ledger.proto\x12\x14focalpoint.ledger.v1\x1a#focalpoint/message/v1/message.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbf\x03\n" +
+	"!focalpoint/ledger/v1/ledger.proto\x12\x14focalpoint.ledger.v1\x1a#focalpoint/message/v1/message.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x95\x04\n" +
 	"\x05Entry\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\x123\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1f.focalpoint.ledger.v1.EntryKindR\x04kind\x12;\n" +
@@ -386,21 +439,28 @@ const file_focalpoint_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x0ereceipt_sha256\x18\b \x01(\fR\rreceiptSha256\x12&\n" +
 	"\x0frefers_to_index\x18\t \x01(\x04R\rrefersToIndex\x124\n" +
 	"\x06config\x18\n" +
-	" \x01(\v2\x1c.focalpoint.ledger.v1.ConfigR\x06config\"\x81\x02\n" +
+	" \x01(\v2\x1c.focalpoint.ledger.v1.ConfigR\x06config\x12'\n" +
+	"\x0fcheckpoint_size\x18\v \x01(\x04R\x0echeckpointSize\x12+\n" +
+	"\x11checkpoint_sha256\x18\f \x01(\fR\x10checkpointSha256\"\xd3\x02\n" +
 	"\x06Config\x12\x1f\n" +
 	"\vledger_name\x18\x01 \x01(\tR\n" +
 	"ledgerName\x120\n" +
 	"\x04self\x18\x02 \x01(\v2\x1c.focalpoint.message.v1.PartyR\x04self\x12>\n" +
 	"\vcounterpart\x18\x03 \x01(\v2\x1c.focalpoint.message.v1.PartyR\vcounterpart\x12*\n" +
 	"\x11self_messages_key\x18\x04 \x01(\tR\x0fselfMessagesKey\x128\n" +
-	"\x18counterpart_messages_key\x18\x05 \x01(\tR\x16counterpartMessagesKey*\xac\x01\n" +
+	"\x18counterpart_messages_key\x18\x05 \x01(\tR\x16counterpartMessagesKey\x12 \n" +
+	"\fself_log_key\x18\x06 \x01(\tR\n" +
+	"selfLogKey\x12.\n" +
+	"\x13counterpart_log_key\x18\a \x01(\tR\x11counterpartLogKey*\xf5\x01\n" +
 	"\tEntryKind\x12\x1a\n" +
 	"\x16ENTRY_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11ENTRY_KIND_CONFIG\x10\x01\x12\x13\n" +
 	"\x0fENTRY_KIND_SENT\x10\x02\x12\x17\n" +
 	"\x13ENTRY_KIND_RECEIVED\x10\x03\x12\x1d\n" +
 	"\x19ENTRY_KIND_RECEIPT_ISSUED\x10\x04\x12\x1f\n" +
-	"\x1bENTRY_KIND_RECEIPT_RECEIVED\x10\x05*t\n" +
+	"\x1bENTRY_KIND_RECEIPT_RECEIVED\x10\x05\x12\"\n" +
+	"\x1eENTRY_KIND_CHECKPOINT_COSIGNED\x10\x06\x12#\n" +
+	"\x1fENTRY_KIND_CHECKPOINT_WITNESSED\x10\a*t\n" +
 	"\vMessageKind\x12\x1c\n" +
 	"\x18MESSAGE_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12MESSAGE_KIND_ALERT\x10\x01\x12\x18\n" +

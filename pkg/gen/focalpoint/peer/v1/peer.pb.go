@@ -24,6 +24,131 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// CosignRequest carries a checkpoint and the proof that it extends the last
+// one the receiver cosigned.
+type CosignRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The caller's C2SP tlog-checkpoint, a signed note.
+	Checkpoint []byte `protobuf:"bytes,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// Required. The size of the last checkpoint of the caller the receiver
+	// cosigned, as the caller knows it; 0 for none.
+	ProofFromSize uint64 `protobuf:"varint,2,opt,name=proof_from_size,json=proofFromSize,proto3" json:"proof_from_size,omitempty"`
+	// Required unless proof_from_size is 0 or equals the checkpoint's size. The
+	// RFC 6962 consistency proof from proof_from_size to the checkpoint's size.
+	ConsistencyProof [][]byte `protobuf:"bytes,3,rep,name=consistency_proof,json=consistencyProof,proto3" json:"consistency_proof,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *CosignRequest) Reset() {
+	*x = CosignRequest{}
+	mi := &file_focalpoint_peer_v1_peer_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CosignRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CosignRequest) ProtoMessage() {}
+
+func (x *CosignRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_peer_v1_peer_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CosignRequest.ProtoReflect.Descriptor instead.
+func (*CosignRequest) Descriptor() ([]byte, []int) {
+	return file_focalpoint_peer_v1_peer_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CosignRequest) GetCheckpoint() []byte {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+func (x *CosignRequest) GetProofFromSize() uint64 {
+	if x != nil {
+		return x.ProofFromSize
+	}
+	return 0
+}
+
+func (x *CosignRequest) GetConsistencyProof() [][]byte {
+	if x != nil {
+		return x.ConsistencyProof
+	}
+	return nil
+}
+
+// CosignResponse carries the cosignature, or the size a proof must start at.
+type CosignResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The checkpoint with the caller's signature and the receiver's
+	// cosignature/v1 line added. Empty when witnessed_size says the proof must
+	// start elsewhere.
+	CosignedCheckpoint []byte `protobuf:"bytes,1,opt,name=cosigned_checkpoint,json=cosignedCheckpoint,proto3" json:"cosigned_checkpoint,omitempty"`
+	// The size of the last checkpoint of the caller the receiver cosigned. When
+	// cosigned_checkpoint is empty, the caller must prove consistency from here.
+	WitnessedSize uint64 `protobuf:"varint,2,opt,name=witnessed_size,json=witnessedSize,proto3" json:"witnessed_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CosignResponse) Reset() {
+	*x = CosignResponse{}
+	mi := &file_focalpoint_peer_v1_peer_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CosignResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CosignResponse) ProtoMessage() {}
+
+func (x *CosignResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_peer_v1_peer_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CosignResponse.ProtoReflect.Descriptor instead.
+func (*CosignResponse) Descriptor() ([]byte, []int) {
+	return file_focalpoint_peer_v1_peer_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CosignResponse) GetCosignedCheckpoint() []byte {
+	if x != nil {
+		return x.CosignedCheckpoint
+	}
+	return nil
+}
+
+func (x *CosignResponse) GetWitnessedSize() uint64 {
+	if x != nil {
+		return x.WitnessedSize
+	}
+	return 0
+}
+
 // DeliverRequest carries one envelope.
 type DeliverRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -36,7 +161,7 @@ type DeliverRequest struct {
 
 func (x *DeliverRequest) Reset() {
 	*x = DeliverRequest{}
-	mi := &file_focalpoint_peer_v1_peer_proto_msgTypes[0]
+	mi := &file_focalpoint_peer_v1_peer_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -48,7 +173,7 @@ func (x *DeliverRequest) String() string {
 func (*DeliverRequest) ProtoMessage() {}
 
 func (x *DeliverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_peer_v1_peer_proto_msgTypes[0]
+	mi := &file_focalpoint_peer_v1_peer_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -61,7 +186,7 @@ func (x *DeliverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverRequest.ProtoReflect.Descriptor instead.
 func (*DeliverRequest) Descriptor() ([]byte, []int) {
-	return file_focalpoint_peer_v1_peer_proto_rawDescGZIP(), []int{0}
+	return file_focalpoint_peer_v1_peer_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *DeliverRequest) GetEnvelope() []byte {
@@ -83,7 +208,7 @@ type DeliverResponse struct {
 
 func (x *DeliverResponse) Reset() {
 	*x = DeliverResponse{}
-	mi := &file_focalpoint_peer_v1_peer_proto_msgTypes[1]
+	mi := &file_focalpoint_peer_v1_peer_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -95,7 +220,7 @@ func (x *DeliverResponse) String() string {
 func (*DeliverResponse) ProtoMessage() {}
 
 func (x *DeliverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_peer_v1_peer_proto_msgTypes[1]
+	mi := &file_focalpoint_peer_v1_peer_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -108,7 +233,7 @@ func (x *DeliverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverResponse.ProtoReflect.Descriptor instead.
 func (*DeliverResponse) Descriptor() ([]byte, []int) {
-	return file_focalpoint_peer_v1_peer_proto_rawDescGZIP(), []int{1}
+	return file_focalpoint_peer_v1_peer_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *DeliverResponse) GetSignedReceipt() []byte {
@@ -122,13 +247,23 @@ var File_focalpoint_peer_v1_peer_proto protoreflect.FileDescriptor
 
 const file_focalpoint_peer_v1_peer_proto_rawDesc = "" +
 	"\n" +
-	"\x1dfocalpoint/peer/v1/peer.proto\x12\x12focalpoint.peer.v1\",\n" +
+	"\x1dfocalpoint/peer/v1/peer.proto\x12\x12focalpoint.peer.v1\"\x84\x01\n" +
+	"\rCosignRequest\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x01 \x01(\fR\n" +
+	"checkpoint\x12&\n" +
+	"\x0fproof_from_size\x18\x02 \x01(\x04R\rproofFromSize\x12+\n" +
+	"\x11consistency_proof\x18\x03 \x03(\fR\x10consistencyProof\"h\n" +
+	"\x0eCosignResponse\x12/\n" +
+	"\x13cosigned_checkpoint\x18\x01 \x01(\fR\x12cosignedCheckpoint\x12%\n" +
+	"\x0ewitnessed_size\x18\x02 \x01(\x04R\rwitnessedSize\",\n" +
 	"\x0eDeliverRequest\x12\x1a\n" +
 	"\benvelope\x18\x01 \x01(\fR\benvelope\"8\n" +
 	"\x0fDeliverResponse\x12%\n" +
-	"\x0esigned_receipt\x18\x01 \x01(\fR\rsignedReceipt2a\n" +
+	"\x0esigned_receipt\x18\x01 \x01(\fR\rsignedReceipt2\xb2\x01\n" +
 	"\vPeerService\x12R\n" +
-	"\aDeliver\x12\".focalpoint.peer.v1.DeliverRequest\x1a#.focalpoint.peer.v1.DeliverResponseBLZJgithub.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/peer/v1;peerv1b\x06proto3"
+	"\aDeliver\x12\".focalpoint.peer.v1.DeliverRequest\x1a#.focalpoint.peer.v1.DeliverResponse\x12O\n" +
+	"\x06Cosign\x12!.focalpoint.peer.v1.CosignRequest\x1a\".focalpoint.peer.v1.CosignResponseBLZJgithub.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/peer/v1;peerv1b\x06proto3"
 
 var (
 	file_focalpoint_peer_v1_peer_proto_rawDescOnce sync.Once
@@ -142,16 +277,20 @@ func file_focalpoint_peer_v1_peer_proto_rawDescGZIP() []byte {
 	return file_focalpoint_peer_v1_peer_proto_rawDescData
 }
 
-var file_focalpoint_peer_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_focalpoint_peer_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_focalpoint_peer_v1_peer_proto_goTypes = []any{
-	(*DeliverRequest)(nil),  // 0: focalpoint.peer.v1.DeliverRequest
-	(*DeliverResponse)(nil), // 1: focalpoint.peer.v1.DeliverResponse
+	(*CosignRequest)(nil),   // 0: focalpoint.peer.v1.CosignRequest
+	(*CosignResponse)(nil),  // 1: focalpoint.peer.v1.CosignResponse
+	(*DeliverRequest)(nil),  // 2: focalpoint.peer.v1.DeliverRequest
+	(*DeliverResponse)(nil), // 3: focalpoint.peer.v1.DeliverResponse
 }
 var file_focalpoint_peer_v1_peer_proto_depIdxs = []int32{
-	0, // 0: focalpoint.peer.v1.PeerService.Deliver:input_type -> focalpoint.peer.v1.DeliverRequest
-	1, // 1: focalpoint.peer.v1.PeerService.Deliver:output_type -> focalpoint.peer.v1.DeliverResponse
-	1, // [1:2] is the sub-list for method output_type
-	0, // [0:1] is the sub-list for method input_type
+	2, // 0: focalpoint.peer.v1.PeerService.Deliver:input_type -> focalpoint.peer.v1.DeliverRequest
+	0, // 1: focalpoint.peer.v1.PeerService.Cosign:input_type -> focalpoint.peer.v1.CosignRequest
+	3, // 2: focalpoint.peer.v1.PeerService.Deliver:output_type -> focalpoint.peer.v1.DeliverResponse
+	1, // 3: focalpoint.peer.v1.PeerService.Cosign:output_type -> focalpoint.peer.v1.CosignResponse
+	2, // [2:4] is the sub-list for method output_type
+	0, // [0:2] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
@@ -168,7 +307,7 @@ func file_focalpoint_peer_v1_peer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_focalpoint_peer_v1_peer_proto_rawDesc), len(file_focalpoint_peer_v1_peer_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

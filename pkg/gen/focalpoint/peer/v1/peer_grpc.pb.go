@@ -23,6 +23,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	PeerService_Deliver_FullMethodName = "/focalpoint.peer.v1.PeerService/Deliver"
+	PeerService_Cosign_FullMethodName  = "/focalpoint.peer.v1.PeerService/Cosign"
 )
 
 // PeerServiceClient is the client API for PeerService service.
@@ -37,6 +38,12 @@ type PeerServiceClient interface {
 	// safe and returns the original receipt; other bytes under a message ID already
 	// received are refused with ALREADY_EXISTS.
 	Deliver(ctx context.Context, in *DeliverRequest, opts ...grpc.CallOption) (*DeliverResponse, error)
+	// Cosign asks the receiver to witness the caller's ledger: it checks the
+	// checkpoint's signature and that it is consistent with the last checkpoint
+	// of the caller it cosigned, records that in its own ledger, and returns its
+	// C2SP tlog-cosignature. A checkpoint inconsistent with one already cosigned
+	// is a fork: refused with FAILED_PRECONDITION and kept as evidence.
+	Cosign(ctx context.Context, in *CosignRequest, opts ...grpc.CallOption) (*CosignResponse, error)
 }
 
 type peerServiceClient struct {
@@ -57,6 +64,16 @@ func (c *peerServiceClient) Deliver(ctx context.Context, in *DeliverRequest, opt
 	return out, nil
 }
 
+func (c *peerServiceClient) Cosign(ctx context.Context, in *CosignRequest, opts ...grpc.CallOption) (*CosignResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CosignResponse)
+	err := c.cc.Invoke(ctx, PeerService_Cosign_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PeerServiceServer is the server API for PeerService service.
 // All implementations must embed UnimplementedPeerServiceServer
 // for forward compatibility.
@@ -69,6 +86,12 @@ type PeerServiceServer interface {
 	// safe and returns the original receipt; other bytes under a message ID already
 	// received are refused with ALREADY_EXISTS.
 	Deliver(context.Context, *DeliverRequest) (*DeliverResponse, error)
+	// Cosign asks the receiver to witness the caller's ledger: it checks the
+	// checkpoint's signature and that it is consistent with the last checkpoint
+	// of the caller it cosigned, records that in its own ledger, and returns its
+	// C2SP tlog-cosignature. A checkpoint inconsistent with one already cosigned
+	// is a fork: refused with FAILED_PRECONDITION and kept as evidence.
+	Cosign(context.Context, *CosignRequest) (*CosignResponse, error)
 	mustEmbedUnimplementedPeerServiceServer()
 }
 
@@ -81,6 +104,9 @@ type UnimplementedPeerServiceServer struct{}
 
 func (UnimplementedPeerServiceServer) Deliver(context.Context, *DeliverRequest) (*DeliverResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Deliver not implemented")
+}
+func (UnimplementedPeerServiceServer) Cosign(context.Context, *CosignRequest) (*CosignResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Cosign not implemented")
 }
 func (UnimplementedPeerServiceServer) mustEmbedUnimplementedPeerServiceServer() {}
 func (UnimplementedPeerServiceServer) testEmbeddedByValue()                     {}
@@ -121,6 +147,24 @@ func _PeerService_Deliver_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PeerService_Cosign_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CosignRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServiceServer).Cosign(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PeerService_Cosign_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServiceServer).Cosign(ctx, req.(*CosignRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PeerService_ServiceDesc is the grpc.ServiceDesc for PeerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -131,6 +175,10 @@ var PeerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Deliver",
 			Handler:    _PeerService_Deliver_Handler,
+		},
+		{
+			MethodName: "Cosign",
+			Handler:    _PeerService_Cosign_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
