@@ -191,6 +191,12 @@ func (c *Config) LedgerName() string {
 	return c.ID.TrustDomain().Name() + "/focalpoint/ledger"
 }
 
+// CounterpartLedgerName is the counterpart's ledger name, the origin of its
+// checkpoints.
+func (c *Config) CounterpartLedgerName() string {
+	return c.Counterpart.ID.TrustDomain().Name() + "/focalpoint/ledger"
+}
+
 // Load reads, decodes and validates the config file at path.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)

@@ -62,6 +62,16 @@ type Link struct {
 	SelfSigner note.Signer
 	// PeerKeys verify the counterpart's envelopes and receipts.
 	PeerKeys note.Verifiers
+
+	// SelfOrigin and PeerOrigin are the two ledgers' names, the origins of
+	// their checkpoints.
+	SelfOrigin, PeerOrigin string
+	// SelfLog verifies this node's checkpoints; PeerLog the counterpart's.
+	SelfLog, PeerLog note.Verifier
+	// Cosigner cosigns the counterpart's checkpoints; PeerCosigner verifies
+	// the counterpart's cosignatures of ours.
+	Cosigner     note.Signer
+	PeerCosigner note.Verifier
 }
 
 // MessageKind maps a payload to the kind the ledger counts.

@@ -17,6 +17,12 @@ type Metrics struct {
 	attempts  *prometheus.CounterVec
 	roundTrip prometheus.Histogram
 	peerUp    prometheus.Gauge
+
+	cosigns      *prometheus.CounterVec
+	cosignedSize prometheus.Gauge
+	cosignedTime prometheus.Gauge
+	witnessed    prometheus.Gauge
+	forks        prometheus.Counter
 }
 
 // NewMetrics makes the exchange's metrics and registers them on reg, if not nil.
@@ -52,9 +58,30 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "1 when the last delivery attempt reached the counterpart (or none was needed), 0 while the link is down.",
 		}),
 	}
+	m.cosigns = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "focalpoint_tlog_cosign_requests_total",
+		Help: "Requests to the counterpart to cosign this node's latest checkpoint, by result (cosigned, failed).",
+	}, []string{"result"})
+	m.cosignedSize = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "focalpoint_tlog_latest_cosigned_size",
+		Help: "Tree size of the newest checkpoint of this node's ledger that the counterpart cosigned.",
+	})
+	m.cosignedTime = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "focalpoint_tlog_latest_cosigned_timestamp_seconds",
+		Help: "When the counterpart last cosigned a checkpoint of this node's ledger, in Unix seconds.",
+	})
+	m.witnessed = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "focalpoint_tlog_latest_witnessed_size",
+		Help: "Tree size of the newest checkpoint of the counterpart's ledger that this node cosigned.",
+	})
+	m.forks = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "focalpoint_tlog_forks_detected_total",
+		Help: "Checkpoints of the counterpart refused because they contradict one this node cosigned: a rewritten or rolled-back ledger.",
+	})
 	m.peerUp.Set(1)
 	if reg != nil {
-		reg.MustRegister(m.sent, m.received, m.refused, m.replayed, m.attempts, m.roundTrip, m.peerUp)
+		reg.MustRegister(m.sent, m.received, m.refused, m.replayed, m.attempts, m.roundTrip, m.peerUp,
+			m.cosigns, m.cosignedSize, m.cosignedTime, m.witnessed, m.forks)
 	}
 	return m
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -45,6 +46,8 @@ type Receiver struct {
 	opts    ReceiverOptions
 	log     *slog.Logger
 	metrics *Metrics
+
+	witnessMu sync.Mutex
 }
 
 // NewReceiver makes the peer API server.
@@ -192,6 +195,8 @@ func refusalReason(err error) string {
 	switch {
 	case errors.Is(err, ErrNotPeer):
 		return "not_peer"
+	case errors.Is(err, ErrFork):
+		return "fork"
 	case errors.Is(err, ErrTooLarge):
 		return "too_large"
 	case errors.Is(err, envelope.ErrMalformed):

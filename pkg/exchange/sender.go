@@ -34,6 +34,9 @@ type SenderOptions struct {
 	AttemptTimeout time.Duration
 	// OutboxLimit is how many messages may wait before submissions are refused.
 	OutboxLimit int
+	// CosignInterval is how often the witness loop looks for a checkpoint to
+	// get cosigned; 0 means one second.
+	CosignInterval time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger; nil discards.
@@ -75,6 +78,9 @@ func NewSender(link Link, l *ledger.Ledger, conn grpc.ClientConnInterface, opts 
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = 1
+	}
+	if opts.CosignInterval <= 0 {
+		opts.CosignInterval = time.Second
 	}
 	s := &Sender{
 		link:     link,
@@ -245,6 +251,7 @@ func (s *Sender) Run(ctx context.Context) error {
 			}
 		})
 	}
+	wg.Go(func() { s.witnessLoop(ctx) })
 	defer func() {
 		close(work)
 		wg.Wait()

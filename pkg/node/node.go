@@ -113,6 +113,28 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (n *Node, err er
 	if signer.Name() == peerKey.Name() && signer.KeyHash() == peerKey.KeyHash() {
 		return nil, fmt.Errorf("node: counterpart.messages_key is this node's own key")
 	}
+	logSigner, err := keys.LoadSigner(cfg.LogKey)
+	if err != nil {
+		return nil, err
+	}
+	if logSigner.Name() != cfg.LedgerName() {
+		return nil, fmt.Errorf("node: node.log_key is named %q; a ledger's log key is named after the ledger, %q", logSigner.Name(), cfg.LedgerName())
+	}
+	cosigner, err := logSigner.Cosigner()
+	if err != nil {
+		return nil, err
+	}
+	peerLog, peerLogVKey, err := keys.LoadVerifier(cfg.Counterpart.LogKey)
+	if err != nil {
+		return nil, err
+	}
+	if peerLog.Name() != cfg.CounterpartLedgerName() {
+		return nil, fmt.Errorf("node: counterpart.log_key is named %q, not after the counterpart's ledger %q", peerLog.Name(), cfg.CounterpartLedgerName())
+	}
+	peerCosigner, err := keys.CosignerVerifier(peerLogVKey)
+	if err != nil {
+		return nil, err
+	}
 
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("node: state directory: %w", err)
@@ -122,7 +144,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (n *Node, err er
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	l, err := ledger.Open(cfg.LedgerPath, ledger.Options{Logger: log, Registerer: reg})
+	l, err := ledger.Open(cfg.LedgerPath, ledger.Options{Logger: log, Registerer: reg, LogSigner: logSigner})
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +158,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (n *Node, err er
 		Counterpart:            counterpart,
 		SelfMessagesKey:        signer.VerifierKey(),
 		CounterpartMessagesKey: peerVKey,
+		SelfLogKey:             logSigner.VerifierKey(),
+		CounterpartLogKey:      peerLogVKey,
 	}); err != nil {
 		return nil, err
 	}
@@ -145,6 +169,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (n *Node, err er
 		Counterpart: counterpart, PeerID: cfg.Counterpart.ID,
 		SelfSigner: signer,
 		PeerKeys:   note.VerifierList(peerKey),
+		SelfOrigin: cfg.LedgerName(), PeerOrigin: cfg.CounterpartLedgerName(),
+		SelfLog: logSigner.Verifier(), PeerLog: peerLog,
+		Cosigner: cosigner, PeerCosigner: peerCosigner,
 	}
 	metrics := exchange.NewMetrics(reg)
 	exchange.RegisterOutbox(reg, l, time.Now)

@@ -35,6 +35,8 @@ var codeOf = []struct {
 	{envelope.ErrBadSignature, codes.Unauthenticated},
 	{exchange.ErrNotPeer, codes.PermissionDenied},
 	{exchange.ErrTooLarge, codes.ResourceExhausted},
+	{exchange.ErrFork, codes.FailedPrecondition},
+	{exchange.ErrNoWitness, codes.Unimplemented},
 	{ledger.ErrConflict, codes.AlreadyExists},
 	{ledger.ErrDuplicate, codes.AlreadyExists},
 	{ledger.ErrNotFound, codes.NotFound},
