@@ -135,6 +135,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := witness(ctx, say, id, kh); err != nil {
+		return nil, err
+	}
 	if err := stopNodes(); err != nil {
 		return nil, fmt.Errorf("demo: stopping the nodes: %w", err)
 	}
@@ -206,6 +209,37 @@ func exchange(ctx context.Context, say func(string, ...any), id, kh *side) (*Res
 	say("%s reads the outcome: %s, %s, signature valid (%s)", id.cfg.Agency,
 		strings.TrimPrefix(o.GetResult().String(), "OUTCOME_RESULT_"), strings.TrimPrefix(o.GetOutcome().String(), "OUTCOME_"), shown.GetRecord().GetSignedBy())
 	return &Result{AlertID: alert.GetMessageId(), OutcomeID: outcome.GetMessageId(), Ledgers: [2]string{id.cfg.LedgerPath, kh.cfg.LedgerPath}}, nil
+}
+
+// witness waits until each node has had its latest checkpoint cosigned by the
+// other, so that both ledgers are witnessed up to the last message.
+func witness(ctx context.Context, say func(string, ...any), sides ...*side) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for _, s := range sides {
+		for {
+			need, err := s.node.Ledger().NeedsCosign()
+			if err != nil {
+				return fmt.Errorf("demo: %w", err)
+			}
+			if !need {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("demo: %s's ledger was not cosigned by its counterpart in time", s.cfg.Agency)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		c, err := s.client.GetCheckpoint(ctx, &focalv1.GetCheckpointRequest{})
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		say("%s ledger checkpoint at size %d cosigned by its counterpart", s.cfg.Agency, c.GetCosignedSize())
+	}
+	return nil
 }
 
 func awaitReceipt(ctx context.Context, say func(string, ...any), from, to *side, id string) error {

@@ -56,10 +56,10 @@ func (r *Receiver) Cosign(ctx context.Context, req *peerv1.CosignRequest) (*peer
 	if err != nil {
 		return nil, err
 	}
-	var prevCP log.Checkpoint
+	prevCP := &log.Checkpoint{}
 	if prev.Note != nil {
-		if _, err := prevCP.Unmarshal(bytes.SplitN(prev.Note, []byte("\n\n"), 2)[0]); err != nil {
-			return nil, fmt.Errorf("%w: the last checkpoint this node cosigned does not parse: %w", ledger.ErrCorrupt, err)
+		if prevCP, err = ledger.CheckpointOf(prev.Note); err != nil {
+			return nil, err
 		}
 	}
 	switch {

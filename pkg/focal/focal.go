@@ -247,3 +247,123 @@ func (s *Server) record(id string) (*focalv1.MessageRecord, error) {
 func invalid(field, description string) error {
 	return &message.ValidationError{Violations: []message.FieldViolation{{Field: field, Description: description}}}
 }
+
+// GetCheckpoint returns the ledger's checkpoints.
+func (s *Server) GetCheckpoint(ctx context.Context, _ *focalv1.GetCheckpointRequest) (*focalv1.GetCheckpointResponse, error) {
+	cosigned, err := s.ledger.LatestCosigned()
+	if err != nil {
+		return nil, err
+	}
+	witnessed, err := s.ledger.LatestWitnessed()
+	if err != nil {
+		return nil, err
+	}
+	return &focalv1.GetCheckpointResponse{
+		Checkpoint:          s.ledger.Checkpoint(),
+		CosignedCheckpoint:  cosigned.Note,
+		CosignedSize:        cosigned.Size,
+		WitnessedCheckpoint: witnessed.Note,
+	}, nil
+}
+
+// GetInclusionProof proves an entry is in the tree, by default against the
+// newest checkpoint the counterpart cosigned that covers it.
+func (s *Server) GetInclusionProof(ctx context.Context, req *focalv1.GetInclusionProofRequest) (*focalv1.GetInclusionProofResponse, error) {
+	var index uint64
+	switch e := req.GetEntry().(type) {
+	case *focalv1.GetInclusionProofRequest_MessageId:
+		entries, err := s.ledger.MessageEntries(e.MessageId)
+		if err != nil {
+			return nil, err
+		}
+		index = entries[0].GetIndex()
+	case *focalv1.GetInclusionProofRequest_Index:
+		index = e.Index
+	default:
+		return nil, invalid("entry", "required: a message_id or an index")
+	}
+	_, raw, err := s.ledger.Entry(index)
+	if err != nil {
+		return nil, err
+	}
+	size, note, err := s.proofSize(index, req.GetTreeSize())
+	if err != nil {
+		return nil, err
+	}
+	hashes, err := s.ledger.InclusionProof(index, size)
+	if err != nil {
+		return nil, err
+	}
+	return &focalv1.GetInclusionProofResponse{Index: index, TreeSize: size, Hashes: hashes, Entry: raw, Checkpoint: note}, nil
+}
+
+// proofSize picks the tree size of a proof and the checkpoint that goes with it.
+func (s *Server) proofSize(index, want uint64) (uint64, []byte, error) {
+	cosigned, err := s.ledger.LatestCosigned()
+	if err != nil {
+		return 0, nil, err
+	}
+	own := s.ledger.Checkpoint()
+	var ownSize uint64
+	if own != nil {
+		cp, err := ledger.CheckpointOf(own)
+		if err != nil {
+			return 0, nil, err
+		}
+		ownSize = cp.Size
+	}
+	switch {
+	case want == 0 && cosigned.Note != nil && cosigned.Size > index:
+		return cosigned.Size, cosigned.Note, nil
+	case want == 0 && own != nil:
+		return ownSize, own, nil
+	case want == 0:
+		return s.ledger.Size(), nil, nil
+	case want <= index:
+		return 0, nil, invalid("tree_size", fmt.Sprintf("a tree of size %d does not hold entry %d", want, index))
+	case cosigned.Note != nil && want == cosigned.Size:
+		return want, cosigned.Note, nil
+	case own != nil && want == ownSize:
+		return want, own, nil
+	}
+	return want, nil, nil
+}
+
+// GetConsistencyProof proves the tree of to_size extends that of from_size.
+func (s *Server) GetConsistencyProof(ctx context.Context, req *focalv1.GetConsistencyProofRequest) (*focalv1.GetConsistencyProofResponse, error) {
+	if req.GetFromSize() == 0 || req.GetFromSize() > req.GetToSize() {
+		return nil, invalid("from_size", "must be at least 1 and at most to_size")
+	}
+	hashes, err := s.ledger.ConsistencyProof(req.GetFromSize(), req.GetToSize())
+	if err != nil {
+		return nil, err
+	}
+	return &focalv1.GetConsistencyProofResponse{Hashes: hashes}, nil
+}
+
+// ExportEntries streams entries exactly as stored.
+func (s *Server) ExportEntries(req *focalv1.ExportEntriesRequest, stream focalv1.FocalService_ExportEntriesServer) error {
+	const chunk = 512
+	next, sent := req.GetFromIndex(), uint64(0)
+	for req.GetLimit() == 0 || sent < req.GetLimit() {
+		n := chunk
+		if l := req.GetLimit(); l > 0 {
+			n = int(min(uint64(chunk), l-sent))
+		}
+		raws, err := s.ledger.Entries(next, n)
+		if err != nil {
+			return err
+		}
+		if len(raws) == 0 {
+			return nil
+		}
+		for _, raw := range raws {
+			if err := stream.Send(&focalv1.ExportEntriesResponse{Index: next, Entry: raw}); err != nil {
+				return err
+			}
+			next++
+			sent++
+		}
+	}
+	return nil
+}

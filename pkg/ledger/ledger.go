@@ -251,6 +251,20 @@ func (l *Ledger) Scan(from uint64, fn func(e *ledgerv1.Entry, raw []byte) error)
 	})
 }
 
+// Entries returns copies of up to n entries' stored bytes from index from on,
+// for export: short read transactions, so a slow reader holds nothing up.
+func (l *Ledger) Entries(from uint64, n int) ([][]byte, error) {
+	var out [][]byte
+	err := l.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketEntries).Cursor()
+		for k, v := c.Seek(u64(from)); k != nil && len(out) < n; k, v = c.Next() {
+			out = append(out, bytes.Clone(v))
+		}
+		return nil
+	})
+	return out, err
+}
+
 // MessageEntries returns every entry about a message, in ledger order, or
 // ErrNotFound.
 func (l *Ledger) MessageEntries(id string) ([]*ledgerv1.Entry, error) {

@@ -138,6 +138,509 @@ func (ReceiptStatus) EnumDescriptor() ([]byte, []int) {
 	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{1}
 }
 
+// GetCheckpointRequest asks for the checkpoints.
+type GetCheckpointRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCheckpointRequest) Reset() {
+	*x = GetCheckpointRequest{}
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCheckpointRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCheckpointRequest) ProtoMessage() {}
+
+func (x *GetCheckpointRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCheckpointRequest.ProtoReflect.Descriptor instead.
+func (*GetCheckpointRequest) Descriptor() ([]byte, []int) {
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{0}
+}
+
+// GetCheckpointResponse holds C2SP tlog-checkpoint signed notes.
+type GetCheckpointResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The latest checkpoint of this node's ledger, signed by this node.
+	Checkpoint []byte `protobuf:"bytes,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// The latest checkpoint of this node's ledger that the counterpart
+	// cosigned, with both signatures; empty if none yet.
+	CosignedCheckpoint []byte `protobuf:"bytes,2,opt,name=cosigned_checkpoint,json=cosignedCheckpoint,proto3" json:"cosigned_checkpoint,omitempty"`
+	// The tree size cosigned_checkpoint commits to.
+	CosignedSize uint64 `protobuf:"varint,3,opt,name=cosigned_size,json=cosignedSize,proto3" json:"cosigned_size,omitempty"`
+	// The latest checkpoint of the counterpart's ledger that this node
+	// cosigned, with both signatures; empty if none yet.
+	WitnessedCheckpoint []byte `protobuf:"bytes,4,opt,name=witnessed_checkpoint,json=witnessedCheckpoint,proto3" json:"witnessed_checkpoint,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *GetCheckpointResponse) Reset() {
+	*x = GetCheckpointResponse{}
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCheckpointResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCheckpointResponse) ProtoMessage() {}
+
+func (x *GetCheckpointResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCheckpointResponse.ProtoReflect.Descriptor instead.
+func (*GetCheckpointResponse) Descriptor() ([]byte, []int) {
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetCheckpointResponse) GetCheckpoint() []byte {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+func (x *GetCheckpointResponse) GetCosignedCheckpoint() []byte {
+	if x != nil {
+		return x.CosignedCheckpoint
+	}
+	return nil
+}
+
+func (x *GetCheckpointResponse) GetCosignedSize() uint64 {
+	if x != nil {
+		return x.CosignedSize
+	}
+	return 0
+}
+
+func (x *GetCheckpointResponse) GetWitnessedCheckpoint() []byte {
+	if x != nil {
+		return x.WitnessedCheckpoint
+	}
+	return nil
+}
+
+// GetInclusionProofRequest names an entry, by message or by index.
+type GetInclusionProofRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. Which entry.
+	//
+	// Types that are valid to be assigned to Entry:
+	//
+	//	*GetInclusionProofRequest_MessageId
+	//	*GetInclusionProofRequest_Index
+	Entry isGetInclusionProofRequest_Entry `protobuf_oneof:"entry"`
+	// Optional. The tree size to prove inclusion in; 0 means the newest
+	// cosigned checkpoint that covers the entry, or else the newest checkpoint.
+	TreeSize      uint64 `protobuf:"varint,3,opt,name=tree_size,json=treeSize,proto3" json:"tree_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetInclusionProofRequest) Reset() {
+	*x = GetInclusionProofRequest{}
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetInclusionProofRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetInclusionProofRequest) ProtoMessage() {}
+
+func (x *GetInclusionProofRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetInclusionProofRequest.ProtoReflect.Descriptor instead.
+func (*GetInclusionProofRequest) Descriptor() ([]byte, []int) {
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *GetInclusionProofRequest) GetEntry() isGetInclusionProofRequest_Entry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+func (x *GetInclusionProofRequest) GetMessageId() string {
+	if x != nil {
+		if x, ok := x.Entry.(*GetInclusionProofRequest_MessageId); ok {
+			return x.MessageId
+		}
+	}
+	return ""
+}
+
+func (x *GetInclusionProofRequest) GetIndex() uint64 {
+	if x != nil {
+		if x, ok := x.Entry.(*GetInclusionProofRequest_Index); ok {
+			return x.Index
+		}
+	}
+	return 0
+}
+
+func (x *GetInclusionProofRequest) GetTreeSize() uint64 {
+	if x != nil {
+		return x.TreeSize
+	}
+	return 0
+}
+
+type isGetInclusionProofRequest_Entry interface {
+	isGetInclusionProofRequest_Entry()
+}
+
+type GetInclusionProofRequest_MessageId struct {
+	// The first entry (SENT or RECEIVED) of this message.
+	MessageId string `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3,oneof"`
+}
+
+type GetInclusionProofRequest_Index struct {
+	// The entry at this index.
+	Index uint64 `protobuf:"varint,2,opt,name=index,proto3,oneof"`
+}
+
+func (*GetInclusionProofRequest_MessageId) isGetInclusionProofRequest_Entry() {}
+
+func (*GetInclusionProofRequest_Index) isGetInclusionProofRequest_Entry() {}
+
+// GetInclusionProofResponse is an RFC 6962 inclusion proof.
+type GetInclusionProofResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry's index.
+	Index uint64 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// The tree size of the proof.
+	TreeSize uint64 `protobuf:"varint,2,opt,name=tree_size,json=treeSize,proto3" json:"tree_size,omitempty"`
+	// The proof's hashes, from the leaf up.
+	Hashes [][]byte `protobuf:"bytes,3,rep,name=hashes,proto3" json:"hashes,omitempty"`
+	// The entry exactly as stored: its RFC 6962 leaf hash is SHA-256(0x00 || entry).
+	Entry []byte `protobuf:"bytes,4,opt,name=entry,proto3" json:"entry,omitempty"`
+	// The checkpoint for tree_size, cosigned when there is one; empty when no
+	// checkpoint of exactly that size is kept.
+	Checkpoint    []byte `protobuf:"bytes,5,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetInclusionProofResponse) Reset() {
+	*x = GetInclusionProofResponse{}
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetInclusionProofResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetInclusionProofResponse) ProtoMessage() {}
+
+func (x *GetInclusionProofResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetInclusionProofResponse.ProtoReflect.Descriptor instead.
+func (*GetInclusionProofResponse) Descriptor() ([]byte, []int) {
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *GetInclusionProofResponse) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *GetInclusionProofResponse) GetTreeSize() uint64 {
+	if x != nil {
+		return x.TreeSize
+	}
+	return 0
+}
+
+func (x *GetInclusionProofResponse) GetHashes() [][]byte {
+	if x != nil {
+		return x.Hashes
+	}
+	return nil
+}
+
+func (x *GetInclusionProofResponse) GetEntry() []byte {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+func (x *GetInclusionProofResponse) GetCheckpoint() []byte {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+// GetConsistencyProofRequest names two tree sizes.
+type GetConsistencyProofRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The smaller size, at least 1.
+	FromSize uint64 `protobuf:"varint,1,opt,name=from_size,json=fromSize,proto3" json:"from_size,omitempty"`
+	// Required. The larger size, at most the ledger's size.
+	ToSize        uint64 `protobuf:"varint,2,opt,name=to_size,json=toSize,proto3" json:"to_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetConsistencyProofRequest) Reset() {
+	*x = GetConsistencyProofRequest{}
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConsistencyProofRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConsistencyProofRequest) ProtoMessage() {}
+
+func (x *GetConsistencyProofRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConsistencyProofRequest.ProtoReflect.Descriptor instead.
+func (*GetConsistencyProofRequest) Descriptor() ([]byte, []int) {
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *GetConsistencyProofRequest) GetFromSize() uint64 {
+	if x != nil {
+		return x.FromSize
+	}
+	return 0
+}
+
+func (x *GetConsistencyProofRequest) GetToSize() uint64 {
+	if x != nil {
+		return x.ToSize
+	}
+	return 0
+}
+
+// GetConsistencyProofResponse is an RFC 6962 consistency proof.
+type GetConsistencyProofResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The proof's hashes.
+	Hashes        [][]byte `protobuf:"bytes,1,rep,name=hashes,proto3" json:"hashes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetConsistencyProofResponse) Reset() {
+	*x = GetConsistencyProofResponse{}
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConsistencyProofResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConsistencyProofResponse) ProtoMessage() {}
+
+func (x *GetConsistencyProofResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConsistencyProofResponse.ProtoReflect.Descriptor instead.
+func (*GetConsistencyProofResponse) Descriptor() ([]byte, []int) {
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GetConsistencyProofResponse) GetHashes() [][]byte {
+	if x != nil {
+		return x.Hashes
+	}
+	return nil
+}
+
+// ExportEntriesRequest asks for entries from an index on.
+type ExportEntriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Optional. The first index to send.
+	FromIndex uint64 `protobuf:"varint,1,opt,name=from_index,json=fromIndex,proto3" json:"from_index,omitempty"`
+	// Optional. At most this many; 0 means to the end.
+	Limit         uint64 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportEntriesRequest) Reset() {
+	*x = ExportEntriesRequest{}
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportEntriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportEntriesRequest) ProtoMessage() {}
+
+func (x *ExportEntriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportEntriesRequest.ProtoReflect.Descriptor instead.
+func (*ExportEntriesRequest) Descriptor() ([]byte, []int) {
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ExportEntriesRequest) GetFromIndex() uint64 {
+	if x != nil {
+		return x.FromIndex
+	}
+	return 0
+}
+
+func (x *ExportEntriesRequest) GetLimit() uint64 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// ExportEntriesResponse is one entry.
+type ExportEntriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry's index.
+	Index uint64 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// The entry exactly as stored.
+	Entry         []byte `protobuf:"bytes,2,opt,name=entry,proto3" json:"entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportEntriesResponse) Reset() {
+	*x = ExportEntriesResponse{}
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportEntriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportEntriesResponse) ProtoMessage() {}
+
+func (x *ExportEntriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportEntriesResponse.ProtoReflect.Descriptor instead.
+func (*ExportEntriesResponse) Descriptor() ([]byte, []int) {
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ExportEntriesResponse) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *ExportEntriesResponse) GetEntry() []byte {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
 // Draft is what an officer writes: the node adds the message ID, the parties,
 // the time and the schema version, then signs.
 type Draft struct {
@@ -159,7 +662,7 @@ type Draft struct {
 
 func (x *Draft) Reset() {
 	*x = Draft{}
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[0]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -171,7 +674,7 @@ func (x *Draft) String() string {
 func (*Draft) ProtoMessage() {}
 
 func (x *Draft) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[0]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -184,7 +687,7 @@ func (x *Draft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Draft.ProtoReflect.Descriptor instead.
 func (*Draft) Descriptor() ([]byte, []int) {
-	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{0}
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Draft) GetThreadId() string {
@@ -226,7 +729,7 @@ type SubmitMessageRequest struct {
 
 func (x *SubmitMessageRequest) Reset() {
 	*x = SubmitMessageRequest{}
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[1]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -238,7 +741,7 @@ func (x *SubmitMessageRequest) String() string {
 func (*SubmitMessageRequest) ProtoMessage() {}
 
 func (x *SubmitMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[1]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -251,7 +754,7 @@ func (x *SubmitMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitMessageRequest.ProtoReflect.Descriptor instead.
 func (*SubmitMessageRequest) Descriptor() ([]byte, []int) {
-	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{1}
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SubmitMessageRequest) GetDraft() *Draft {
@@ -276,7 +779,7 @@ type SubmitMessageResponse struct {
 
 func (x *SubmitMessageResponse) Reset() {
 	*x = SubmitMessageResponse{}
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[2]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -288,7 +791,7 @@ func (x *SubmitMessageResponse) String() string {
 func (*SubmitMessageResponse) ProtoMessage() {}
 
 func (x *SubmitMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[2]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -301,7 +804,7 @@ func (x *SubmitMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitMessageResponse.ProtoReflect.Descriptor instead.
 func (*SubmitMessageResponse) Descriptor() ([]byte, []int) {
-	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{2}
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SubmitMessageResponse) GetMessageId() string {
@@ -336,7 +839,7 @@ type GetMessageRequest struct {
 
 func (x *GetMessageRequest) Reset() {
 	*x = GetMessageRequest{}
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[3]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -348,7 +851,7 @@ func (x *GetMessageRequest) String() string {
 func (*GetMessageRequest) ProtoMessage() {}
 
 func (x *GetMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[3]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -361,7 +864,7 @@ func (x *GetMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMessageRequest.ProtoReflect.Descriptor instead.
 func (*GetMessageRequest) Descriptor() ([]byte, []int) {
-	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{3}
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetMessageRequest) GetMessageId() string {
@@ -386,7 +889,7 @@ type LedgerRef struct {
 
 func (x *LedgerRef) Reset() {
 	*x = LedgerRef{}
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[4]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -398,7 +901,7 @@ func (x *LedgerRef) String() string {
 func (*LedgerRef) ProtoMessage() {}
 
 func (x *LedgerRef) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[4]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -411,7 +914,7 @@ func (x *LedgerRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LedgerRef.ProtoReflect.Descriptor instead.
 func (*LedgerRef) Descriptor() ([]byte, []int) {
-	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{4}
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LedgerRef) GetIndex() uint64 {
@@ -462,7 +965,7 @@ type MessageRecord struct {
 
 func (x *MessageRecord) Reset() {
 	*x = MessageRecord{}
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[5]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -474,7 +977,7 @@ func (x *MessageRecord) String() string {
 func (*MessageRecord) ProtoMessage() {}
 
 func (x *MessageRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[5]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -487,7 +990,7 @@ func (x *MessageRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageRecord.ProtoReflect.Descriptor instead.
 func (*MessageRecord) Descriptor() ([]byte, []int) {
-	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{5}
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *MessageRecord) GetMessage() *v1.Message {
@@ -564,7 +1067,7 @@ type GetMessageResponse struct {
 
 func (x *GetMessageResponse) Reset() {
 	*x = GetMessageResponse{}
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[6]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -576,7 +1079,7 @@ func (x *GetMessageResponse) String() string {
 func (*GetMessageResponse) ProtoMessage() {}
 
 func (x *GetMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[6]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -589,7 +1092,7 @@ func (x *GetMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMessageResponse.ProtoReflect.Descriptor instead.
 func (*GetMessageResponse) Descriptor() ([]byte, []int) {
-	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{6}
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetMessageResponse) GetRecord() *MessageRecord {
@@ -612,7 +1115,7 @@ type ListInboxRequest struct {
 
 func (x *ListInboxRequest) Reset() {
 	*x = ListInboxRequest{}
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[7]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -624,7 +1127,7 @@ func (x *ListInboxRequest) String() string {
 func (*ListInboxRequest) ProtoMessage() {}
 
 func (x *ListInboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[7]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -637,7 +1140,7 @@ func (x *ListInboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInboxRequest.ProtoReflect.Descriptor instead.
 func (*ListInboxRequest) Descriptor() ([]byte, []int) {
-	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{7}
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListInboxRequest) GetPageSize() int32 {
@@ -667,7 +1170,7 @@ type ListInboxResponse struct {
 
 func (x *ListInboxResponse) Reset() {
 	*x = ListInboxResponse{}
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[8]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -679,7 +1182,7 @@ func (x *ListInboxResponse) String() string {
 func (*ListInboxResponse) ProtoMessage() {}
 
 func (x *ListInboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[8]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -692,7 +1195,7 @@ func (x *ListInboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInboxResponse.ProtoReflect.Descriptor instead.
 func (*ListInboxResponse) Descriptor() ([]byte, []int) {
-	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{8}
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListInboxResponse) GetRecords() []*MessageRecord {
@@ -720,7 +1223,7 @@ type AwaitReceiptRequest struct {
 
 func (x *AwaitReceiptRequest) Reset() {
 	*x = AwaitReceiptRequest{}
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[9]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -732,7 +1235,7 @@ func (x *AwaitReceiptRequest) String() string {
 func (*AwaitReceiptRequest) ProtoMessage() {}
 
 func (x *AwaitReceiptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[9]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -745,7 +1248,7 @@ func (x *AwaitReceiptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AwaitReceiptRequest.ProtoReflect.Descriptor instead.
 func (*AwaitReceiptRequest) Descriptor() ([]byte, []int) {
-	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{9}
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AwaitReceiptRequest) GetMessageId() string {
@@ -770,7 +1273,7 @@ type AwaitReceiptResponse struct {
 
 func (x *AwaitReceiptResponse) Reset() {
 	*x = AwaitReceiptResponse{}
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[10]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -782,7 +1285,7 @@ func (x *AwaitReceiptResponse) String() string {
 func (*AwaitReceiptResponse) ProtoMessage() {}
 
 func (x *AwaitReceiptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[10]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -795,7 +1298,7 @@ func (x *AwaitReceiptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AwaitReceiptResponse.ProtoReflect.Descriptor instead.
 func (*AwaitReceiptResponse) Descriptor() ([]byte, []int) {
-	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{10}
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AwaitReceiptResponse) GetReceipt() *v11.Receipt {
@@ -828,7 +1331,7 @@ type GetOutboxRequest struct {
 
 func (x *GetOutboxRequest) Reset() {
 	*x = GetOutboxRequest{}
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[11]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -840,7 +1343,7 @@ func (x *GetOutboxRequest) String() string {
 func (*GetOutboxRequest) ProtoMessage() {}
 
 func (x *GetOutboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[11]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -853,7 +1356,7 @@ func (x *GetOutboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOutboxRequest.ProtoReflect.Descriptor instead.
 func (*GetOutboxRequest) Descriptor() ([]byte, []int) {
-	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{11}
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{19}
 }
 
 // OutboxItem is one message waiting for its receipt.
@@ -875,7 +1378,7 @@ type OutboxItem struct {
 
 func (x *OutboxItem) Reset() {
 	*x = OutboxItem{}
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[12]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -887,7 +1390,7 @@ func (x *OutboxItem) String() string {
 func (*OutboxItem) ProtoMessage() {}
 
 func (x *OutboxItem) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[12]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -900,7 +1403,7 @@ func (x *OutboxItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxItem.ProtoReflect.Descriptor instead.
 func (*OutboxItem) Descriptor() ([]byte, []int) {
-	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{12}
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *OutboxItem) GetMessageId() string {
@@ -951,7 +1454,7 @@ type GetOutboxResponse struct {
 
 func (x *GetOutboxResponse) Reset() {
 	*x = GetOutboxResponse{}
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[13]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -963,7 +1466,7 @@ func (x *GetOutboxResponse) String() string {
 func (*GetOutboxResponse) ProtoMessage() {}
 
 func (x *GetOutboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[13]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -976,7 +1479,7 @@ func (x *GetOutboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOutboxResponse.ProtoReflect.Descriptor instead.
 func (*GetOutboxResponse) Descriptor() ([]byte, []int) {
-	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{13}
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetOutboxResponse) GetPending() uint64 {
@@ -1002,7 +1505,7 @@ type BackupLedgerRequest struct {
 
 func (x *BackupLedgerRequest) Reset() {
 	*x = BackupLedgerRequest{}
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[14]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1014,7 +1517,7 @@ func (x *BackupLedgerRequest) String() string {
 func (*BackupLedgerRequest) ProtoMessage() {}
 
 func (x *BackupLedgerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[14]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1027,7 +1530,7 @@ func (x *BackupLedgerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupLedgerRequest.ProtoReflect.Descriptor instead.
 func (*BackupLedgerRequest) Descriptor() ([]byte, []int) {
-	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{14}
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{22}
 }
 
 // BackupLedgerResponse is one chunk of the ledger file.
@@ -1041,7 +1544,7 @@ type BackupLedgerResponse struct {
 
 func (x *BackupLedgerResponse) Reset() {
 	*x = BackupLedgerResponse{}
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[15]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1053,7 +1556,7 @@ func (x *BackupLedgerResponse) String() string {
 func (*BackupLedgerResponse) ProtoMessage() {}
 
 func (x *BackupLedgerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[15]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1066,7 +1569,7 @@ func (x *BackupLedgerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupLedgerResponse.ProtoReflect.Descriptor instead.
 func (*BackupLedgerResponse) Descriptor() ([]byte, []int) {
-	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{15}
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *BackupLedgerResponse) GetChunk() []byte {
@@ -1080,7 +1583,41 @@ var File_focalpoint_focal_v1_focal_proto protoreflect.FileDescriptor
 
 const file_focalpoint_focal_v1_focal_proto_rawDesc = "" +
 	"\n" +
-	"\x1ffocalpoint/focal/v1/focal.proto\x12\x13focalpoint.focal.v1\x1a%focalpoint/envelope/v1/envelope.proto\x1a#focalpoint/message/v1/message.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbb\x01\n" +
+	"\x1ffocalpoint/focal/v1/focal.proto\x12\x13focalpoint.focal.v1\x1a%focalpoint/envelope/v1/envelope.proto\x1a#focalpoint/message/v1/message.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x16\n" +
+	"\x14GetCheckpointRequest\"\xc0\x01\n" +
+	"\x15GetCheckpointResponse\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x01 \x01(\fR\n" +
+	"checkpoint\x12/\n" +
+	"\x13cosigned_checkpoint\x18\x02 \x01(\fR\x12cosignedCheckpoint\x12#\n" +
+	"\rcosigned_size\x18\x03 \x01(\x04R\fcosignedSize\x121\n" +
+	"\x14witnessed_checkpoint\x18\x04 \x01(\fR\x13witnessedCheckpoint\"y\n" +
+	"\x18GetInclusionProofRequest\x12\x1f\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\tH\x00R\tmessageId\x12\x16\n" +
+	"\x05index\x18\x02 \x01(\x04H\x00R\x05index\x12\x1b\n" +
+	"\ttree_size\x18\x03 \x01(\x04R\btreeSizeB\a\n" +
+	"\x05entry\"\x9c\x01\n" +
+	"\x19GetInclusionProofResponse\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x1b\n" +
+	"\ttree_size\x18\x02 \x01(\x04R\btreeSize\x12\x16\n" +
+	"\x06hashes\x18\x03 \x03(\fR\x06hashes\x12\x14\n" +
+	"\x05entry\x18\x04 \x01(\fR\x05entry\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x05 \x01(\fR\n" +
+	"checkpoint\"R\n" +
+	"\x1aGetConsistencyProofRequest\x12\x1b\n" +
+	"\tfrom_size\x18\x01 \x01(\x04R\bfromSize\x12\x17\n" +
+	"\ato_size\x18\x02 \x01(\x04R\x06toSize\"5\n" +
+	"\x1bGetConsistencyProofResponse\x12\x16\n" +
+	"\x06hashes\x18\x01 \x03(\fR\x06hashes\"K\n" +
+	"\x14ExportEntriesRequest\x12\x1d\n" +
+	"\n" +
+	"from_index\x18\x01 \x01(\x04R\tfromIndex\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x04R\x05limit\"C\n" +
+	"\x15ExportEntriesResponse\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x14\n" +
+	"\x05entry\x18\x02 \x01(\fR\x05entry\"\xbb\x01\n" +
 	"\x05Draft\x12\x1b\n" +
 	"\tthread_id\x18\x01 \x01(\tR\bthreadId\x12\x1e\n" +
 	"\vin_reply_to\x18\x02 \x01(\tR\tinReplyTo\x12;\n" +
@@ -1152,7 +1689,7 @@ const file_focalpoint_focal_v1_focal_proto_rawDesc = "" +
 	"\x1aRECEIPT_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16RECEIPT_STATUS_PENDING\x10\x01\x12\x1c\n" +
 	"\x18RECEIPT_STATUS_RECEIPTED\x10\x02\x12\x19\n" +
-	"\x15RECEIPT_STATUS_ISSUED\x10\x032\xd9\x04\n" +
+	"\x15RECEIPT_STATUS_ISSUED\x10\x032\x99\b\n" +
 	"\fFocalService\x12f\n" +
 	"\rSubmitMessage\x12).focalpoint.focal.v1.SubmitMessageRequest\x1a*.focalpoint.focal.v1.SubmitMessageResponse\x12]\n" +
 	"\n" +
@@ -1160,7 +1697,11 @@ const file_focalpoint_focal_v1_focal_proto_rawDesc = "" +
 	"\tListInbox\x12%.focalpoint.focal.v1.ListInboxRequest\x1a&.focalpoint.focal.v1.ListInboxResponse\x12c\n" +
 	"\fAwaitReceipt\x12(.focalpoint.focal.v1.AwaitReceiptRequest\x1a).focalpoint.focal.v1.AwaitReceiptResponse\x12Z\n" +
 	"\tGetOutbox\x12%.focalpoint.focal.v1.GetOutboxRequest\x1a&.focalpoint.focal.v1.GetOutboxResponse\x12e\n" +
-	"\fBackupLedger\x12(.focalpoint.focal.v1.BackupLedgerRequest\x1a).focalpoint.focal.v1.BackupLedgerResponse0\x01BNZLgithub.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/focal/v1;focalv1b\x06proto3"
+	"\fBackupLedger\x12(.focalpoint.focal.v1.BackupLedgerRequest\x1a).focalpoint.focal.v1.BackupLedgerResponse0\x01\x12f\n" +
+	"\rGetCheckpoint\x12).focalpoint.focal.v1.GetCheckpointRequest\x1a*.focalpoint.focal.v1.GetCheckpointResponse\x12r\n" +
+	"\x11GetInclusionProof\x12-.focalpoint.focal.v1.GetInclusionProofRequest\x1a..focalpoint.focal.v1.GetInclusionProofResponse\x12x\n" +
+	"\x13GetConsistencyProof\x12/.focalpoint.focal.v1.GetConsistencyProofRequest\x1a0.focalpoint.focal.v1.GetConsistencyProofResponse\x12h\n" +
+	"\rExportEntries\x12).focalpoint.focal.v1.ExportEntriesRequest\x1a*.focalpoint.focal.v1.ExportEntriesResponse0\x01BNZLgithub.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/focal/v1;focalv1b\x06proto3"
 
 var (
 	file_focalpoint_focal_v1_focal_proto_rawDescOnce sync.Once
@@ -1175,61 +1716,77 @@ func file_focalpoint_focal_v1_focal_proto_rawDescGZIP() []byte {
 }
 
 var file_focalpoint_focal_v1_focal_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_focalpoint_focal_v1_focal_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_focalpoint_focal_v1_focal_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_focalpoint_focal_v1_focal_proto_goTypes = []any{
-	(Direction)(0),                // 0: focalpoint.focal.v1.Direction
-	(ReceiptStatus)(0),            // 1: focalpoint.focal.v1.ReceiptStatus
-	(*Draft)(nil),                 // 2: focalpoint.focal.v1.Draft
-	(*SubmitMessageRequest)(nil),  // 3: focalpoint.focal.v1.SubmitMessageRequest
-	(*SubmitMessageResponse)(nil), // 4: focalpoint.focal.v1.SubmitMessageResponse
-	(*GetMessageRequest)(nil),     // 5: focalpoint.focal.v1.GetMessageRequest
-	(*LedgerRef)(nil),             // 6: focalpoint.focal.v1.LedgerRef
-	(*MessageRecord)(nil),         // 7: focalpoint.focal.v1.MessageRecord
-	(*GetMessageResponse)(nil),    // 8: focalpoint.focal.v1.GetMessageResponse
-	(*ListInboxRequest)(nil),      // 9: focalpoint.focal.v1.ListInboxRequest
-	(*ListInboxResponse)(nil),     // 10: focalpoint.focal.v1.ListInboxResponse
-	(*AwaitReceiptRequest)(nil),   // 11: focalpoint.focal.v1.AwaitReceiptRequest
-	(*AwaitReceiptResponse)(nil),  // 12: focalpoint.focal.v1.AwaitReceiptResponse
-	(*GetOutboxRequest)(nil),      // 13: focalpoint.focal.v1.GetOutboxRequest
-	(*OutboxItem)(nil),            // 14: focalpoint.focal.v1.OutboxItem
-	(*GetOutboxResponse)(nil),     // 15: focalpoint.focal.v1.GetOutboxResponse
-	(*BackupLedgerRequest)(nil),   // 16: focalpoint.focal.v1.BackupLedgerRequest
-	(*BackupLedgerResponse)(nil),  // 17: focalpoint.focal.v1.BackupLedgerResponse
-	(*v1.Handling)(nil),           // 18: focalpoint.message.v1.Handling
-	(*v1.Payload)(nil),            // 19: focalpoint.message.v1.Payload
-	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
-	(*v1.Message)(nil),            // 21: focalpoint.message.v1.Message
-	(*v11.Receipt)(nil),           // 22: focalpoint.envelope.v1.Receipt
+	(Direction)(0),                      // 0: focalpoint.focal.v1.Direction
+	(ReceiptStatus)(0),                  // 1: focalpoint.focal.v1.ReceiptStatus
+	(*GetCheckpointRequest)(nil),        // 2: focalpoint.focal.v1.GetCheckpointRequest
+	(*GetCheckpointResponse)(nil),       // 3: focalpoint.focal.v1.GetCheckpointResponse
+	(*GetInclusionProofRequest)(nil),    // 4: focalpoint.focal.v1.GetInclusionProofRequest
+	(*GetInclusionProofResponse)(nil),   // 5: focalpoint.focal.v1.GetInclusionProofResponse
+	(*GetConsistencyProofRequest)(nil),  // 6: focalpoint.focal.v1.GetConsistencyProofRequest
+	(*GetConsistencyProofResponse)(nil), // 7: focalpoint.focal.v1.GetConsistencyProofResponse
+	(*ExportEntriesRequest)(nil),        // 8: focalpoint.focal.v1.ExportEntriesRequest
+	(*ExportEntriesResponse)(nil),       // 9: focalpoint.focal.v1.ExportEntriesResponse
+	(*Draft)(nil),                       // 10: focalpoint.focal.v1.Draft
+	(*SubmitMessageRequest)(nil),        // 11: focalpoint.focal.v1.SubmitMessageRequest
+	(*SubmitMessageResponse)(nil),       // 12: focalpoint.focal.v1.SubmitMessageResponse
+	(*GetMessageRequest)(nil),           // 13: focalpoint.focal.v1.GetMessageRequest
+	(*LedgerRef)(nil),                   // 14: focalpoint.focal.v1.LedgerRef
+	(*MessageRecord)(nil),               // 15: focalpoint.focal.v1.MessageRecord
+	(*GetMessageResponse)(nil),          // 16: focalpoint.focal.v1.GetMessageResponse
+	(*ListInboxRequest)(nil),            // 17: focalpoint.focal.v1.ListInboxRequest
+	(*ListInboxResponse)(nil),           // 18: focalpoint.focal.v1.ListInboxResponse
+	(*AwaitReceiptRequest)(nil),         // 19: focalpoint.focal.v1.AwaitReceiptRequest
+	(*AwaitReceiptResponse)(nil),        // 20: focalpoint.focal.v1.AwaitReceiptResponse
+	(*GetOutboxRequest)(nil),            // 21: focalpoint.focal.v1.GetOutboxRequest
+	(*OutboxItem)(nil),                  // 22: focalpoint.focal.v1.OutboxItem
+	(*GetOutboxResponse)(nil),           // 23: focalpoint.focal.v1.GetOutboxResponse
+	(*BackupLedgerRequest)(nil),         // 24: focalpoint.focal.v1.BackupLedgerRequest
+	(*BackupLedgerResponse)(nil),        // 25: focalpoint.focal.v1.BackupLedgerResponse
+	(*v1.Handling)(nil),                 // 26: focalpoint.message.v1.Handling
+	(*v1.Payload)(nil),                  // 27: focalpoint.message.v1.Payload
+	(*timestamppb.Timestamp)(nil),       // 28: google.protobuf.Timestamp
+	(*v1.Message)(nil),                  // 29: focalpoint.message.v1.Message
+	(*v11.Receipt)(nil),                 // 30: focalpoint.envelope.v1.Receipt
 }
 var file_focalpoint_focal_v1_focal_proto_depIdxs = []int32{
-	18, // 0: focalpoint.focal.v1.Draft.handling:type_name -> focalpoint.message.v1.Handling
-	19, // 1: focalpoint.focal.v1.Draft.payload:type_name -> focalpoint.message.v1.Payload
-	2,  // 2: focalpoint.focal.v1.SubmitMessageRequest.draft:type_name -> focalpoint.focal.v1.Draft
-	20, // 3: focalpoint.focal.v1.LedgerRef.recorded_at:type_name -> google.protobuf.Timestamp
-	21, // 4: focalpoint.focal.v1.MessageRecord.message:type_name -> focalpoint.message.v1.Message
+	26, // 0: focalpoint.focal.v1.Draft.handling:type_name -> focalpoint.message.v1.Handling
+	27, // 1: focalpoint.focal.v1.Draft.payload:type_name -> focalpoint.message.v1.Payload
+	10, // 2: focalpoint.focal.v1.SubmitMessageRequest.draft:type_name -> focalpoint.focal.v1.Draft
+	28, // 3: focalpoint.focal.v1.LedgerRef.recorded_at:type_name -> google.protobuf.Timestamp
+	29, // 4: focalpoint.focal.v1.MessageRecord.message:type_name -> focalpoint.message.v1.Message
 	0,  // 5: focalpoint.focal.v1.MessageRecord.direction:type_name -> focalpoint.focal.v1.Direction
 	1,  // 6: focalpoint.focal.v1.MessageRecord.receipt_status:type_name -> focalpoint.focal.v1.ReceiptStatus
-	22, // 7: focalpoint.focal.v1.MessageRecord.receipt:type_name -> focalpoint.envelope.v1.Receipt
-	6,  // 8: focalpoint.focal.v1.MessageRecord.ledger_entries:type_name -> focalpoint.focal.v1.LedgerRef
-	7,  // 9: focalpoint.focal.v1.GetMessageResponse.record:type_name -> focalpoint.focal.v1.MessageRecord
-	7,  // 10: focalpoint.focal.v1.ListInboxResponse.records:type_name -> focalpoint.focal.v1.MessageRecord
-	22, // 11: focalpoint.focal.v1.AwaitReceiptResponse.receipt:type_name -> focalpoint.envelope.v1.Receipt
-	20, // 12: focalpoint.focal.v1.OutboxItem.accepted_at:type_name -> google.protobuf.Timestamp
-	14, // 13: focalpoint.focal.v1.GetOutboxResponse.items:type_name -> focalpoint.focal.v1.OutboxItem
-	3,  // 14: focalpoint.focal.v1.FocalService.SubmitMessage:input_type -> focalpoint.focal.v1.SubmitMessageRequest
-	5,  // 15: focalpoint.focal.v1.FocalService.GetMessage:input_type -> focalpoint.focal.v1.GetMessageRequest
-	9,  // 16: focalpoint.focal.v1.FocalService.ListInbox:input_type -> focalpoint.focal.v1.ListInboxRequest
-	11, // 17: focalpoint.focal.v1.FocalService.AwaitReceipt:input_type -> focalpoint.focal.v1.AwaitReceiptRequest
-	13, // 18: focalpoint.focal.v1.FocalService.GetOutbox:input_type -> focalpoint.focal.v1.GetOutboxRequest
-	16, // 19: focalpoint.focal.v1.FocalService.BackupLedger:input_type -> focalpoint.focal.v1.BackupLedgerRequest
-	4,  // 20: focalpoint.focal.v1.FocalService.SubmitMessage:output_type -> focalpoint.focal.v1.SubmitMessageResponse
-	8,  // 21: focalpoint.focal.v1.FocalService.GetMessage:output_type -> focalpoint.focal.v1.GetMessageResponse
-	10, // 22: focalpoint.focal.v1.FocalService.ListInbox:output_type -> focalpoint.focal.v1.ListInboxResponse
-	12, // 23: focalpoint.focal.v1.FocalService.AwaitReceipt:output_type -> focalpoint.focal.v1.AwaitReceiptResponse
-	15, // 24: focalpoint.focal.v1.FocalService.GetOutbox:output_type -> focalpoint.focal.v1.GetOutboxResponse
-	17, // 25: focalpoint.focal.v1.FocalService.BackupLedger:output_type -> focalpoint.focal.v1.BackupLedgerResponse
-	20, // [20:26] is the sub-list for method output_type
-	14, // [14:20] is the sub-list for method input_type
+	30, // 7: focalpoint.focal.v1.MessageRecord.receipt:type_name -> focalpoint.envelope.v1.Receipt
+	14, // 8: focalpoint.focal.v1.MessageRecord.ledger_entries:type_name -> focalpoint.focal.v1.LedgerRef
+	15, // 9: focalpoint.focal.v1.GetMessageResponse.record:type_name -> focalpoint.focal.v1.MessageRecord
+	15, // 10: focalpoint.focal.v1.ListInboxResponse.records:type_name -> focalpoint.focal.v1.MessageRecord
+	30, // 11: focalpoint.focal.v1.AwaitReceiptResponse.receipt:type_name -> focalpoint.envelope.v1.Receipt
+	28, // 12: focalpoint.focal.v1.OutboxItem.accepted_at:type_name -> google.protobuf.Timestamp
+	22, // 13: focalpoint.focal.v1.GetOutboxResponse.items:type_name -> focalpoint.focal.v1.OutboxItem
+	11, // 14: focalpoint.focal.v1.FocalService.SubmitMessage:input_type -> focalpoint.focal.v1.SubmitMessageRequest
+	13, // 15: focalpoint.focal.v1.FocalService.GetMessage:input_type -> focalpoint.focal.v1.GetMessageRequest
+	17, // 16: focalpoint.focal.v1.FocalService.ListInbox:input_type -> focalpoint.focal.v1.ListInboxRequest
+	19, // 17: focalpoint.focal.v1.FocalService.AwaitReceipt:input_type -> focalpoint.focal.v1.AwaitReceiptRequest
+	21, // 18: focalpoint.focal.v1.FocalService.GetOutbox:input_type -> focalpoint.focal.v1.GetOutboxRequest
+	24, // 19: focalpoint.focal.v1.FocalService.BackupLedger:input_type -> focalpoint.focal.v1.BackupLedgerRequest
+	2,  // 20: focalpoint.focal.v1.FocalService.GetCheckpoint:input_type -> focalpoint.focal.v1.GetCheckpointRequest
+	4,  // 21: focalpoint.focal.v1.FocalService.GetInclusionProof:input_type -> focalpoint.focal.v1.GetInclusionProofRequest
+	6,  // 22: focalpoint.focal.v1.FocalService.GetConsistencyProof:input_type -> focalpoint.focal.v1.GetConsistencyProofRequest
+	8,  // 23: focalpoint.focal.v1.FocalService.ExportEntries:input_type -> focalpoint.focal.v1.ExportEntriesRequest
+	12, // 24: focalpoint.focal.v1.FocalService.SubmitMessage:output_type -> focalpoint.focal.v1.SubmitMessageResponse
+	16, // 25: focalpoint.focal.v1.FocalService.GetMessage:output_type -> focalpoint.focal.v1.GetMessageResponse
+	18, // 26: focalpoint.focal.v1.FocalService.ListInbox:output_type -> focalpoint.focal.v1.ListInboxResponse
+	20, // 27: focalpoint.focal.v1.FocalService.AwaitReceipt:output_type -> focalpoint.focal.v1.AwaitReceiptResponse
+	23, // 28: focalpoint.focal.v1.FocalService.GetOutbox:output_type -> focalpoint.focal.v1.GetOutboxResponse
+	25, // 29: focalpoint.focal.v1.FocalService.BackupLedger:output_type -> focalpoint.focal.v1.BackupLedgerResponse
+	3,  // 30: focalpoint.focal.v1.FocalService.GetCheckpoint:output_type -> focalpoint.focal.v1.GetCheckpointResponse
+	5,  // 31: focalpoint.focal.v1.FocalService.GetInclusionProof:output_type -> focalpoint.focal.v1.GetInclusionProofResponse
+	7,  // 32: focalpoint.focal.v1.FocalService.GetConsistencyProof:output_type -> focalpoint.focal.v1.GetConsistencyProofResponse
+	9,  // 33: focalpoint.focal.v1.FocalService.ExportEntries:output_type -> focalpoint.focal.v1.ExportEntriesResponse
+	24, // [24:34] is the sub-list for method output_type
+	14, // [14:24] is the sub-list for method input_type
 	14, // [14:14] is the sub-list for extension type_name
 	14, // [14:14] is the sub-list for extension extendee
 	0,  // [0:14] is the sub-list for field type_name
@@ -1240,13 +1797,17 @@ func file_focalpoint_focal_v1_focal_proto_init() {
 	if File_focalpoint_focal_v1_focal_proto != nil {
 		return
 	}
+	file_focalpoint_focal_v1_focal_proto_msgTypes[2].OneofWrappers = []any{
+		(*GetInclusionProofRequest_MessageId)(nil),
+		(*GetInclusionProofRequest_Index)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_focalpoint_focal_v1_focal_proto_rawDesc), len(file_focalpoint_focal_v1_focal_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   16,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,12 +23,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	FocalService_SubmitMessage_FullMethodName = "/focalpoint.focal.v1.FocalService/SubmitMessage"
-	FocalService_GetMessage_FullMethodName    = "/focalpoint.focal.v1.FocalService/GetMessage"
-	FocalService_ListInbox_FullMethodName     = "/focalpoint.focal.v1.FocalService/ListInbox"
-	FocalService_AwaitReceipt_FullMethodName  = "/focalpoint.focal.v1.FocalService/AwaitReceipt"
-	FocalService_GetOutbox_FullMethodName     = "/focalpoint.focal.v1.FocalService/GetOutbox"
-	FocalService_BackupLedger_FullMethodName  = "/focalpoint.focal.v1.FocalService/BackupLedger"
+	FocalService_SubmitMessage_FullMethodName       = "/focalpoint.focal.v1.FocalService/SubmitMessage"
+	FocalService_GetMessage_FullMethodName          = "/focalpoint.focal.v1.FocalService/GetMessage"
+	FocalService_ListInbox_FullMethodName           = "/focalpoint.focal.v1.FocalService/ListInbox"
+	FocalService_AwaitReceipt_FullMethodName        = "/focalpoint.focal.v1.FocalService/AwaitReceipt"
+	FocalService_GetOutbox_FullMethodName           = "/focalpoint.focal.v1.FocalService/GetOutbox"
+	FocalService_BackupLedger_FullMethodName        = "/focalpoint.focal.v1.FocalService/BackupLedger"
+	FocalService_GetCheckpoint_FullMethodName       = "/focalpoint.focal.v1.FocalService/GetCheckpoint"
+	FocalService_GetInclusionProof_FullMethodName   = "/focalpoint.focal.v1.FocalService/GetInclusionProof"
+	FocalService_GetConsistencyProof_FullMethodName = "/focalpoint.focal.v1.FocalService/GetConsistencyProof"
+	FocalService_ExportEntries_FullMethodName       = "/focalpoint.focal.v1.FocalService/ExportEntries"
 )
 
 // FocalServiceClient is the client API for FocalService service.
@@ -52,6 +56,15 @@ type FocalServiceClient interface {
 	GetOutbox(ctx context.Context, in *GetOutboxRequest, opts ...grpc.CallOption) (*GetOutboxResponse, error)
 	// BackupLedger streams a consistent copy of the ledger file from the running node.
 	BackupLedger(ctx context.Context, in *BackupLedgerRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupLedgerResponse], error)
+	// GetCheckpoint returns the ledger's latest checkpoint, the latest one the
+	// counterpart cosigned, and the counterpart's latest one this node cosigned.
+	GetCheckpoint(ctx context.Context, in *GetCheckpointRequest, opts ...grpc.CallOption) (*GetCheckpointResponse, error)
+	// GetInclusionProof proves an entry is in the ledger's tree.
+	GetInclusionProof(ctx context.Context, in *GetInclusionProofRequest, opts ...grpc.CallOption) (*GetInclusionProofResponse, error)
+	// GetConsistencyProof proves the tree of one size extends the tree of another.
+	GetConsistencyProof(ctx context.Context, in *GetConsistencyProofRequest, opts ...grpc.CallOption) (*GetConsistencyProofResponse, error)
+	// ExportEntries streams ledger entries, each exactly as stored (the leaf bytes).
+	ExportEntries(ctx context.Context, in *ExportEntriesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportEntriesResponse], error)
 }
 
 type focalServiceClient struct {
@@ -131,6 +144,55 @@ func (c *focalServiceClient) BackupLedger(ctx context.Context, in *BackupLedgerR
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type FocalService_BackupLedgerClient = grpc.ServerStreamingClient[BackupLedgerResponse]
 
+func (c *focalServiceClient) GetCheckpoint(ctx context.Context, in *GetCheckpointRequest, opts ...grpc.CallOption) (*GetCheckpointResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCheckpointResponse)
+	err := c.cc.Invoke(ctx, FocalService_GetCheckpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *focalServiceClient) GetInclusionProof(ctx context.Context, in *GetInclusionProofRequest, opts ...grpc.CallOption) (*GetInclusionProofResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetInclusionProofResponse)
+	err := c.cc.Invoke(ctx, FocalService_GetInclusionProof_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *focalServiceClient) GetConsistencyProof(ctx context.Context, in *GetConsistencyProofRequest, opts ...grpc.CallOption) (*GetConsistencyProofResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetConsistencyProofResponse)
+	err := c.cc.Invoke(ctx, FocalService_GetConsistencyProof_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *focalServiceClient) ExportEntries(ctx context.Context, in *ExportEntriesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportEntriesResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &FocalService_ServiceDesc.Streams[1], FocalService_ExportEntries_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExportEntriesRequest, ExportEntriesResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type FocalService_ExportEntriesClient = grpc.ServerStreamingClient[ExportEntriesResponse]
+
 // FocalServiceServer is the server API for FocalService service.
 // All implementations must embed UnimplementedFocalServiceServer
 // for forward compatibility.
@@ -152,6 +214,15 @@ type FocalServiceServer interface {
 	GetOutbox(context.Context, *GetOutboxRequest) (*GetOutboxResponse, error)
 	// BackupLedger streams a consistent copy of the ledger file from the running node.
 	BackupLedger(*BackupLedgerRequest, grpc.ServerStreamingServer[BackupLedgerResponse]) error
+	// GetCheckpoint returns the ledger's latest checkpoint, the latest one the
+	// counterpart cosigned, and the counterpart's latest one this node cosigned.
+	GetCheckpoint(context.Context, *GetCheckpointRequest) (*GetCheckpointResponse, error)
+	// GetInclusionProof proves an entry is in the ledger's tree.
+	GetInclusionProof(context.Context, *GetInclusionProofRequest) (*GetInclusionProofResponse, error)
+	// GetConsistencyProof proves the tree of one size extends the tree of another.
+	GetConsistencyProof(context.Context, *GetConsistencyProofRequest) (*GetConsistencyProofResponse, error)
+	// ExportEntries streams ledger entries, each exactly as stored (the leaf bytes).
+	ExportEntries(*ExportEntriesRequest, grpc.ServerStreamingServer[ExportEntriesResponse]) error
 	mustEmbedUnimplementedFocalServiceServer()
 }
 
@@ -179,6 +250,18 @@ func (UnimplementedFocalServiceServer) GetOutbox(context.Context, *GetOutboxRequ
 }
 func (UnimplementedFocalServiceServer) BackupLedger(*BackupLedgerRequest, grpc.ServerStreamingServer[BackupLedgerResponse]) error {
 	return status.Errorf(codes.Unimplemented, "method BackupLedger not implemented")
+}
+func (UnimplementedFocalServiceServer) GetCheckpoint(context.Context, *GetCheckpointRequest) (*GetCheckpointResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetCheckpoint not implemented")
+}
+func (UnimplementedFocalServiceServer) GetInclusionProof(context.Context, *GetInclusionProofRequest) (*GetInclusionProofResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetInclusionProof not implemented")
+}
+func (UnimplementedFocalServiceServer) GetConsistencyProof(context.Context, *GetConsistencyProofRequest) (*GetConsistencyProofResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetConsistencyProof not implemented")
+}
+func (UnimplementedFocalServiceServer) ExportEntries(*ExportEntriesRequest, grpc.ServerStreamingServer[ExportEntriesResponse]) error {
+	return status.Errorf(codes.Unimplemented, "method ExportEntries not implemented")
 }
 func (UnimplementedFocalServiceServer) mustEmbedUnimplementedFocalServiceServer() {}
 func (UnimplementedFocalServiceServer) testEmbeddedByValue()                      {}
@@ -302,6 +385,71 @@ func _FocalService_BackupLedger_Handler(srv interface{}, stream grpc.ServerStrea
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type FocalService_BackupLedgerServer = grpc.ServerStreamingServer[BackupLedgerResponse]
 
+func _FocalService_GetCheckpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCheckpointRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FocalServiceServer).GetCheckpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FocalService_GetCheckpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FocalServiceServer).GetCheckpoint(ctx, req.(*GetCheckpointRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _FocalService_GetInclusionProof_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetInclusionProofRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FocalServiceServer).GetInclusionProof(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FocalService_GetInclusionProof_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FocalServiceServer).GetInclusionProof(ctx, req.(*GetInclusionProofRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _FocalService_GetConsistencyProof_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetConsistencyProofRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FocalServiceServer).GetConsistencyProof(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FocalService_GetConsistencyProof_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FocalServiceServer).GetConsistencyProof(ctx, req.(*GetConsistencyProofRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _FocalService_ExportEntries_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ExportEntriesRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(FocalServiceServer).ExportEntries(m, &grpc.GenericServerStream[ExportEntriesRequest, ExportEntriesResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type FocalService_ExportEntriesServer = grpc.ServerStreamingServer[ExportEntriesResponse]
+
 // FocalService_ServiceDesc is the grpc.ServiceDesc for FocalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -329,11 +477,28 @@ var FocalService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetOutbox",
 			Handler:    _FocalService_GetOutbox_Handler,
 		},
+		{
+			MethodName: "GetCheckpoint",
+			Handler:    _FocalService_GetCheckpoint_Handler,
+		},
+		{
+			MethodName: "GetInclusionProof",
+			Handler:    _FocalService_GetInclusionProof_Handler,
+		},
+		{
+			MethodName: "GetConsistencyProof",
+			Handler:    _FocalService_GetConsistencyProof_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "BackupLedger",
 			Handler:       _FocalService_BackupLedger_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "ExportEntries",
+			Handler:       _FocalService_ExportEntries_Handler,
 			ServerStreams: true,
 		},
 	},
