@@ -32,6 +32,12 @@ var (
 	// that contradicts one this node cosigned, with the proof it came with.
 	// Capped like bucketConflicts.
 	bucketForks = []byte("forks")
+	// bucketThreads: thread ID || 0x00 || index → entry kind: the index by case.
+	bucketThreads = []byte("threads")
+	// bucketRequests: message ID → request row, for alerts and referrals still
+	// waiting for an answer: the deadline and which way the request went. A
+	// row goes when the request is answered or withdrawn.
+	bucketRequests = []byte("requests")
 	// bucketMeta: small facts about the file, e.g. the index of the latest CONFIG entry.
 	bucketMeta = []byte("meta")
 
@@ -39,7 +45,7 @@ var (
 	coreBuckets = [][]byte{bucketEntries, bucketBlobs, bucketMessages, bucketInbox, bucketOutbox, bucketMeta}
 	// laterBuckets were added to the format since; a writable open creates them,
 	// a read-only open of an older file does without them.
-	laterBuckets = [][]byte{bucketConflicts, bucketTree, bucketForks}
+	laterBuckets = [][]byte{bucketConflicts, bucketTree, bucketForks, bucketThreads, bucketRequests}
 )
 
 // Keys of bucketMeta.

@@ -105,6 +105,9 @@ func (l *Ledger) commit(batch []*request) {
 		l.outboxLen.Add(int64(w.outboxDelta))
 		l.metrics.committed(w, len(batch), time.Since(start))
 		l.wake(w.receipted)
+		if w.appended != nil {
+			l.announce()
+		}
 	}
 	for _, r := range batch {
 		r.done <- err
@@ -132,6 +135,8 @@ func (l *Ledger) apply(batch []*request) (*writer, error) {
 			conflicts: tx.Bucket(bucketConflicts),
 			forks:     tx.Bucket(bucketForks),
 			treeNodes: tx.Bucket(bucketTree),
+			threads:   tx.Bucket(bucketThreads),
+			requests:  tx.Bucket(bucketRequests),
 			tree:      cloneRange(l.tree),
 			activity:  -1,
 			meta:      tx.Bucket(bucketMeta),
@@ -168,12 +173,12 @@ func (l *Ledger) apply(batch []*request) (*writer, error) {
 
 // writer is one transaction's view for ops.
 type writer struct {
-	tx                                            *bolt.Tx
-	now                                           time.Time
-	next                                          uint64
-	entries, blobs, messages, inbox, outbox, meta *bolt.Bucket
-	conflicts, forks, treeNodes                   *bolt.Bucket
-	tree                                          *compact.Range
+	tx                                             *bolt.Tx
+	now                                            time.Time
+	next                                           uint64
+	entries, blobs, messages, inbox, outbox, meta  *bolt.Bucket
+	conflicts, forks, treeNodes, threads, requests *bolt.Bucket
+	tree                                           *compact.Range
 	// err is the first failure to store a tree node; it fails the batch.
 	err error
 
@@ -206,6 +211,11 @@ func (w *writer) append(e *ledgerv1.Entry) (uint64, error) {
 	if e.GetMessageId() != "" {
 		if err := w.messages.Put(messageKey(e.GetMessageId(), e.Index), []byte{byte(e.GetKind())}); err != nil {
 			return 0, fmt.Errorf("index entry %d: %w", e.Index, err)
+		}
+	}
+	if e.GetThreadId() != "" {
+		if err := w.threads.Put(messageKey(e.GetThreadId(), e.Index), []byte{byte(e.GetKind())}); err != nil {
+			return 0, fmt.Errorf("index entry %d by case: %w", e.Index, err)
 		}
 	}
 	if w.appended == nil {

@@ -76,6 +76,8 @@ type Ledger struct {
 	mu         sync.Mutex
 	waiters    map[string][]chan struct{}
 	checkpoint []byte
+	// changed is closed and replaced after every commit that appended entries.
+	changed chan struct{}
 }
 
 // Open opens or creates the ledger at path.
@@ -103,6 +105,7 @@ func Open(path string, opts Options) (*Ledger, error) {
 		stopped:  make(chan struct{}),
 		waiters:  make(map[string][]chan struct{}),
 		memTree:  make(map[compact.NodeID][]byte),
+		changed:  make(chan struct{}),
 		signer:   opts.LogSigner,
 	}
 	if l.log == nil {
@@ -187,8 +190,16 @@ func (l *Ledger) prepare(readOnly bool) error {
 			return err
 		}
 		for _, name := range laterBuckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			if tx.Bucket(name) != nil {
+				continue
+			}
+			if _, err := tx.CreateBucket(name); err != nil {
 				return fmt.Errorf("ledger: create bucket %s: %w", name, err)
+			}
+			if string(name) == string(bucketThreads) {
+				if err := indexThreads(tx); err != nil {
+					return err
+				}
 			}
 		}
 		return l.loadTree(tx, true)
@@ -455,6 +466,65 @@ func (l *Ledger) wake(ids []string) {
 		}
 		delete(l.waiters, id)
 	}
+}
+
+// Changed returns a channel closed at the next commit that appends entries.
+// Take it, look at the ledger, then wait on it: nothing committed in between
+// is missed.
+func (l *Ledger) Changed() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.changed
+}
+
+func (l *Ledger) announce() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+// ThreadEntries returns every entry of a case (thread), in ledger order.
+func (l *Ledger) ThreadEntries(thread string) ([]*ledgerv1.Entry, error) {
+	var out []*ledgerv1.Entry
+	err := l.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketThreads)
+		if b == nil { // an older file opened read-only: look at every entry
+			return tx.Bucket(bucketEntries).ForEach(func(k, v []byte) error {
+				e, err := parseEntry(beU64(k), v)
+				if err == nil && e.GetThreadId() == thread {
+					out = append(out, e)
+				}
+				return err
+			})
+		}
+		prefix := messagePrefix(thread)
+		c := b.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			if len(k) != len(prefix)+8 {
+				return fmt.Errorf("%w: thread index key %x", ErrCorrupt, k)
+			}
+			e, _, err := readEntry(tx, beU64(k[len(prefix):]))
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// indexThreads fills the thread index of a file written before it existed.
+func indexThreads(tx *bolt.Tx) error {
+	b := tx.Bucket(bucketThreads)
+	return tx.Bucket(bucketEntries).ForEach(func(k, v []byte) error {
+		e, err := parseEntry(beU64(k), v)
+		if err != nil || e.GetThreadId() == "" {
+			return err
+		}
+		return b.Put(messageKey(e.GetThreadId(), e.GetIndex()), []byte{byte(e.GetKind())})
+	})
 }
 
 // Backup writes a consistent copy of the whole file to w while the node keeps

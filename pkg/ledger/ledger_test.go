@@ -559,3 +559,57 @@ func TestConflictEvidenceIsBounded(t *testing.T) {
 		t.Fatalf("conflicts grew the ledger from %d to %d entries", size, l.Size())
 	}
 }
+
+func TestOpenRequestsAndThreads(t *testing.T) {
+	ctx := context.Background()
+	l, _ := openTemp(t, Options{})
+	alert := msg(1)
+	alert.ThreadID = "case-1"
+	alert.Deadline = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := l.AppendSent(ctx, alert, 0); err != nil {
+		t.Fatal(err)
+	}
+	other := msg(2)
+	other.ThreadID = "case-2"
+	other.Deadline = alert.Deadline.Add(time.Hour)
+	if _, err := l.AppendReceived(ctx, other, issuer); err != nil {
+		t.Fatal(err)
+	}
+	open, err := l.OpenRequests()
+	if err != nil || len(open) != 2 {
+		t.Fatalf("open requests %v %v", open, err)
+	}
+	for _, r := range open {
+		if (r.MessageID == alert.ID) != r.Outbound {
+			t.Fatalf("direction of %+v", r)
+		}
+	}
+	answer := msg(3)
+	answer.ThreadID = "case-1"
+	answer.Closes = alert.ID
+	if _, err := l.AppendReceived(ctx, answer, issuer); err != nil {
+		t.Fatal(err)
+	}
+	open, _ = l.OpenRequests()
+	if len(open) != 1 || open[0].MessageID != other.ID || !open[0].Deadline.Equal(other.Deadline) {
+		t.Fatalf("after the answer: %+v", open)
+	}
+	entries, err := l.ThreadEntries("case-1")
+	if err != nil || len(entries) != 3 { // SENT, RECEIVED, RECEIPT_ISSUED
+		t.Fatalf("case-1: %v %v", entries, err)
+	}
+	changed := l.Changed()
+	select {
+	case <-changed:
+		t.Fatal("changed before a commit")
+	default:
+	}
+	if _, err := l.AppendSent(ctx, msg(4), 0); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no change announced")
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	ledgerv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/ledger/v1"
@@ -44,6 +45,63 @@ type Message struct {
 	ThreadID string
 	// Envelope is the serialized Envelope exactly as signed and sent.
 	Envelope []byte
+	// Deadline, when set, makes the message an open request (an alert or a
+	// referral) that must be answered by then.
+	Deadline time.Time
+	// Closes, when set, names an open request this message answers or
+	// withdraws.
+	Closes string
+}
+
+// track updates the open requests for a message being recorded.
+func (w *writer) track(m Message, outbound bool) error {
+	if m.Closes != "" {
+		if err := w.requests.Delete([]byte(m.Closes)); err != nil {
+			return err
+		}
+	}
+	if m.Deadline.IsZero() {
+		return nil
+	}
+	v := binary.BigEndian.AppendUint64(nil, uint64(m.Deadline.UnixNano()))
+	dir := byte(0)
+	if outbound {
+		dir = 1
+	}
+	return w.requests.Put([]byte(m.ID), append(v, dir, byte(m.Kind)))
+}
+
+// Request is an alert or referral still waiting for its answer.
+type Request struct {
+	MessageID string
+	Deadline  time.Time
+	// Outbound: this node sent it and waits for the counterpart's answer.
+	Outbound bool
+	Kind     ledgerv1.MessageKind
+}
+
+// OpenRequests returns the requests still waiting for an answer.
+func (l *Ledger) OpenRequests() ([]Request, error) {
+	var out []Request
+	err := l.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRequests)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			if len(v) != 10 {
+				return fmt.Errorf("%w: request row %q", ErrCorrupt, k)
+			}
+			out = append(out, Request{
+				MessageID: string(k),
+				Deadline:  time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC(),
+				Outbound:  v[8] == 1,
+				Kind:      ledgerv1.MessageKind(v[9]),
+			})
+			return nil
+		})
+	})
+	return out, err
 }
 
 // check refuses what would break the message index: the index key is the
@@ -101,6 +159,9 @@ func (l *Ledger) AppendSent(ctx context.Context, m Message, outboxLimit int) (ui
 			return err
 		}
 		w.outboxDelta++
+		if err := w.track(m, true); err != nil {
+			return err
+		}
 		return w.outbox.Put(u64(index), encodeOutboxRow(m.ID, w.now))
 	})
 	if err != nil {
@@ -163,6 +224,9 @@ func (l *Ledger) AppendReceived(ctx context.Context, m Message, issue IssueFunc)
 			return err
 		}
 		if err := w.inbox.Put(u64(idx), []byte(m.ID)); err != nil {
+			return err
+		}
+		if err := w.track(m, false); err != nil {
 			return err
 		}
 		receipt, err := issue(idx, w.now)
