@@ -375,6 +375,50 @@ func (l *Ledger) Outbox(from uint64, limit int) ([]OutboxRow, error) {
 // memory, so asking costs nothing.
 func (l *Ledger) OutboxLen() int { return int(l.outboxLen.Load()) }
 
+// EntriesBefore returns up to n entries with an index below before, newest
+// first.
+func (l *Ledger) EntriesBefore(before uint64, n int) ([]*ledgerv1.Entry, error) {
+	var out []*ledgerv1.Entry
+	err := l.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketEntries).Cursor()
+		k, v := c.Seek(u64(before))
+		if k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+		for ; k != nil && len(out) < n; k, v = c.Prev() {
+			if len(k) != 8 {
+				return fmt.Errorf("%w: entry key %x", ErrCorrupt, k)
+			}
+			e, err := parseEntry(beU64(k), v)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// InboxAfter returns up to n received messages whose RECEIVED entry comes
+// after index after, oldest first: the order a watcher consumes them in.
+func (l *Ledger) InboxAfter(after uint64, n int) ([]InboxItem, error) {
+	var out []InboxItem
+	err := l.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketInbox).Cursor()
+		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < n; k, v = c.Next() {
+			if len(k) != 8 {
+				return fmt.Errorf("%w: inbox key %x", ErrCorrupt, k)
+			}
+			out = append(out, InboxItem{MessageID: string(v), ReceivedIndex: beU64(k)})
+		}
+		return nil
+	})
+	return out, err
+}
+
 // InboxItem is one received message.
 type InboxItem struct {
 	MessageID     string

@@ -80,6 +80,37 @@ type Request struct {
 	Kind     ledgerv1.MessageKind
 }
 
+// OpenRequest returns a request still waiting for its answer, if id is one.
+func (l *Ledger) OpenRequest(id string) (Request, bool, error) {
+	var r Request
+	var ok bool
+	err := l.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRequests)
+		if b == nil {
+			return nil
+		}
+		v := b.Get([]byte(id))
+		if v == nil {
+			return nil
+		}
+		if len(v) != 10 {
+			return fmt.Errorf("%w: request row %q", ErrCorrupt, id)
+		}
+		r, ok = decodeRequest(id, v), true
+		return nil
+	})
+	return r, ok, err
+}
+
+func decodeRequest(id string, v []byte) Request {
+	return Request{
+		MessageID: id,
+		Deadline:  time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC(),
+		Outbound:  v[8] == 1,
+		Kind:      ledgerv1.MessageKind(v[9]),
+	}
+}
+
 // OpenRequests returns the requests still waiting for an answer.
 func (l *Ledger) OpenRequests() ([]Request, error) {
 	var out []Request
@@ -92,12 +123,7 @@ func (l *Ledger) OpenRequests() ([]Request, error) {
 			if len(v) != 10 {
 				return fmt.Errorf("%w: request row %q", ErrCorrupt, k)
 			}
-			out = append(out, Request{
-				MessageID: string(k),
-				Deadline:  time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC(),
-				Outbound:  v[8] == 1,
-				Kind:      ledgerv1.MessageKind(v[9]),
-			})
+			out = append(out, decodeRequest(string(k), v))
 			return nil
 		})
 	})

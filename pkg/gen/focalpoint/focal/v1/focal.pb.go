@@ -138,6 +138,71 @@ func (ReceiptStatus) EnumDescriptor() ([]byte, []int) {
 	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{1}
 }
 
+// MessageStatus is where a message stands in its case.
+type MessageStatus int32
+
+const (
+	// Unknown.
+	MessageStatus_MESSAGE_STATUS_UNSPECIFIED MessageStatus = 0
+	// Sent; the counterpart's receipt has not arrived.
+	MessageStatus_MESSAGE_STATUS_PENDING MessageStatus = 1
+	// Delivered (receipted, or received); not yet acknowledged or answered.
+	MessageStatus_MESSAGE_STATUS_DELIVERED MessageStatus = 2
+	// The receiving focal point acknowledged it.
+	MessageStatus_MESSAGE_STATUS_ACKNOWLEDGED MessageStatus = 3
+	// An outcome answers it.
+	MessageStatus_MESSAGE_STATUS_ANSWERED MessageStatus = 4
+	// It was withdrawn.
+	MessageStatus_MESSAGE_STATUS_WITHDRAWN MessageStatus = 5
+)
+
+// Enum value maps for MessageStatus.
+var (
+	MessageStatus_name = map[int32]string{
+		0: "MESSAGE_STATUS_UNSPECIFIED",
+		1: "MESSAGE_STATUS_PENDING",
+		2: "MESSAGE_STATUS_DELIVERED",
+		3: "MESSAGE_STATUS_ACKNOWLEDGED",
+		4: "MESSAGE_STATUS_ANSWERED",
+		5: "MESSAGE_STATUS_WITHDRAWN",
+	}
+	MessageStatus_value = map[string]int32{
+		"MESSAGE_STATUS_UNSPECIFIED":  0,
+		"MESSAGE_STATUS_PENDING":      1,
+		"MESSAGE_STATUS_DELIVERED":    2,
+		"MESSAGE_STATUS_ACKNOWLEDGED": 3,
+		"MESSAGE_STATUS_ANSWERED":     4,
+		"MESSAGE_STATUS_WITHDRAWN":    5,
+	}
+)
+
+func (x MessageStatus) Enum() *MessageStatus {
+	p := new(MessageStatus)
+	*p = x
+	return p
+}
+
+func (x MessageStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MessageStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_focalpoint_focal_v1_focal_proto_enumTypes[2].Descriptor()
+}
+
+func (MessageStatus) Type() protoreflect.EnumType {
+	return &file_focalpoint_focal_v1_focal_proto_enumTypes[2]
+}
+
+func (x MessageStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MessageStatus.Descriptor instead.
+func (MessageStatus) EnumDescriptor() ([]byte, []int) {
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{2}
+}
+
 // GetCheckpointRequest asks for the checkpoints.
 type GetCheckpointRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -959,8 +1024,19 @@ type MessageRecord struct {
 	ReceiptSha256 []byte `protobuf:"bytes,8,opt,name=receipt_sha256,json=receiptSha256,proto3" json:"receipt_sha256,omitempty"`
 	// Every ledger entry about this message, in order.
 	LedgerEntries []*LedgerRef `protobuf:"bytes,9,rep,name=ledger_entries,json=ledgerEntries,proto3" json:"ledger_entries,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Where the message stands in its case.
+	Status MessageStatus `protobuf:"varint,10,opt,name=status,proto3,enum=focalpoint.focal.v1.MessageStatus" json:"status,omitempty"`
+	// For alerts and referrals: when an answer is due.
+	Deadline *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	// For alerts and referrals still unanswered: whether the deadline passed.
+	Overdue bool `protobuf:"varint,12,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	// The messages in the same case that answer this one (acknowledgements,
+	// updates, withdrawals, outcomes), in order.
+	AnsweredBy []string `protobuf:"bytes,13,rep,name=answered_by,json=answeredBy,proto3" json:"answered_by,omitempty"`
+	// For a withdrawn alert: the reason given.
+	WithdrawalReason string `protobuf:"bytes,14,opt,name=withdrawal_reason,json=withdrawalReason,proto3" json:"withdrawal_reason,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *MessageRecord) Reset() {
@@ -1056,6 +1132,674 @@ func (x *MessageRecord) GetLedgerEntries() []*LedgerRef {
 	return nil
 }
 
+func (x *MessageRecord) GetStatus() MessageStatus {
+	if x != nil {
+		return x.Status
+	}
+	return MessageStatus_MESSAGE_STATUS_UNSPECIFIED
+}
+
+func (x *MessageRecord) GetDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
+func (x *MessageRecord) GetOverdue() bool {
+	if x != nil {
+		return x.Overdue
+	}
+	return false
+}
+
+func (x *MessageRecord) GetAnsweredBy() []string {
+	if x != nil {
+		return x.AnsweredBy
+	}
+	return nil
+}
+
+func (x *MessageRecord) GetWithdrawalReason() string {
+	if x != nil {
+		return x.WithdrawalReason
+	}
+	return ""
+}
+
+// ListMessagesRequest filters and pages.
+type ListMessagesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Optional. Only these kinds: alert, alert_update, alert_withdrawal,
+	// referral, outcome, acknowledgement, statistics, test.
+	Kinds []string `protobuf:"bytes,1,rep,name=kinds,proto3" json:"kinds,omitempty"`
+	// Optional. Only this direction.
+	Direction Direction `protobuf:"varint,2,opt,name=direction,proto3,enum=focalpoint.focal.v1.Direction" json:"direction,omitempty"`
+	// Optional. Only messages with this status.
+	Status MessageStatus `protobuf:"varint,3,opt,name=status,proto3,enum=focalpoint.focal.v1.MessageStatus" json:"status,omitempty"`
+	// Optional. Only this case.
+	CaseId string `protobuf:"bytes,4,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	// Optional. Only messages ledgered at or after this time.
+	Since *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=since,proto3" json:"since,omitempty"`
+	// Optional. Only messages ledgered before this time.
+	Until *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=until,proto3" json:"until,omitempty"`
+	// Optional. Only requests past their deadline and unanswered.
+	Overdue bool `protobuf:"varint,7,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	// Optional. At most this many; 50 when zero, at most 500.
+	PageSize int32 `protobuf:"varint,8,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Optional. The next_page_token of an earlier answer.
+	PageToken     string `protobuf:"bytes,9,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMessagesRequest) Reset() {
+	*x = ListMessagesRequest{}
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMessagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMessagesRequest) ProtoMessage() {}
+
+func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMessagesRequest.ProtoReflect.Descriptor instead.
+func (*ListMessagesRequest) Descriptor() ([]byte, []int) {
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListMessagesRequest) GetKinds() []string {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
+}
+
+func (x *ListMessagesRequest) GetDirection() Direction {
+	if x != nil {
+		return x.Direction
+	}
+	return Direction_DIRECTION_UNSPECIFIED
+}
+
+func (x *ListMessagesRequest) GetStatus() MessageStatus {
+	if x != nil {
+		return x.Status
+	}
+	return MessageStatus_MESSAGE_STATUS_UNSPECIFIED
+}
+
+func (x *ListMessagesRequest) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *ListMessagesRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *ListMessagesRequest) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
+func (x *ListMessagesRequest) GetOverdue() bool {
+	if x != nil {
+		return x.Overdue
+	}
+	return false
+}
+
+func (x *ListMessagesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListMessagesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListMessagesResponse is one page.
+type ListMessagesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Messages, newest first.
+	Records []*MessageRecord `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	// Empty when there are no more.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMessagesResponse) Reset() {
+	*x = ListMessagesResponse{}
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMessagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMessagesResponse) ProtoMessage() {}
+
+func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMessagesResponse.ProtoReflect.Descriptor instead.
+func (*ListMessagesResponse) Descriptor() ([]byte, []int) {
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListMessagesResponse) GetRecords() []*MessageRecord {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+func (x *ListMessagesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// WatchInboxRequest starts a watch.
+type WatchInboxRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Optional. The cursor of the last message the consumer saw; empty for
+	// every message received.
+	Cursor string `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// Optional. Leave out test messages (the default is to include them).
+	ExcludeTests  bool `protobuf:"varint,2,opt,name=exclude_tests,json=excludeTests,proto3" json:"exclude_tests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchInboxRequest) Reset() {
+	*x = WatchInboxRequest{}
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchInboxRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchInboxRequest) ProtoMessage() {}
+
+func (x *WatchInboxRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchInboxRequest.ProtoReflect.Descriptor instead.
+func (*WatchInboxRequest) Descriptor() ([]byte, []int) {
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *WatchInboxRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *WatchInboxRequest) GetExcludeTests() bool {
+	if x != nil {
+		return x.ExcludeTests
+	}
+	return false
+}
+
+// WatchInboxResponse is one received message.
+type WatchInboxResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The message.
+	Record *MessageRecord `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	// Pass this back to resume after this message.
+	Cursor        string `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchInboxResponse) Reset() {
+	*x = WatchInboxResponse{}
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchInboxResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchInboxResponse) ProtoMessage() {}
+
+func (x *WatchInboxResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchInboxResponse.ProtoReflect.Descriptor instead.
+func (*WatchInboxResponse) Descriptor() ([]byte, []int) {
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *WatchInboxResponse) GetRecord() *MessageRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *WatchInboxResponse) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+// GetCaseRequest names a case by any of its messages.
+type GetCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The ID of any message of the case, or the case ID.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCaseRequest) Reset() {
+	*x = GetCaseRequest{}
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCaseRequest) ProtoMessage() {}
+
+func (x *GetCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCaseRequest.ProtoReflect.Descriptor instead.
+func (*GetCaseRequest) Descriptor() ([]byte, []int) {
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GetCaseRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// GetCaseResponse is a whole case.
+type GetCaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case ID.
+	CaseId string `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	// Every message of the case, in ledger order.
+	Records       []*MessageRecord `protobuf:"bytes,2,rep,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCaseResponse) Reset() {
+	*x = GetCaseResponse{}
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCaseResponse) ProtoMessage() {}
+
+func (x *GetCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCaseResponse.ProtoReflect.Descriptor instead.
+func (*GetCaseResponse) Descriptor() ([]byte, []int) {
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetCaseResponse) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *GetCaseResponse) GetRecords() []*MessageRecord {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+// GetStatisticsRequest names a month.
+type GetStatisticsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The month, YYYY-MM.
+	Period        string `protobuf:"bytes,1,opt,name=period,proto3" json:"period,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStatisticsRequest) Reset() {
+	*x = GetStatisticsRequest{}
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStatisticsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStatisticsRequest) ProtoMessage() {}
+
+func (x *GetStatisticsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStatisticsRequest.ProtoReflect.Descriptor instead.
+func (*GetStatisticsRequest) Descriptor() ([]byte, []int) {
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *GetStatisticsRequest) GetPeriod() string {
+	if x != nil {
+		return x.Period
+	}
+	return ""
+}
+
+// KindCount is how many messages of a kind.
+type KindCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The message kind, e.g. "alert".
+	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	// Sent by this node.
+	Sent uint32 `protobuf:"varint,2,opt,name=sent,proto3" json:"sent,omitempty"`
+	// Received from the counterpart.
+	Received      uint32 `protobuf:"varint,3,opt,name=received,proto3" json:"received,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KindCount) Reset() {
+	*x = KindCount{}
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KindCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KindCount) ProtoMessage() {}
+
+func (x *KindCount) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KindCount.ProtoReflect.Descriptor instead.
+func (*KindCount) Descriptor() ([]byte, []int) {
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *KindCount) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *KindCount) GetSent() uint32 {
+	if x != nil {
+		return x.Sent
+	}
+	return 0
+}
+
+func (x *KindCount) GetReceived() uint32 {
+	if x != nil {
+		return x.Received
+	}
+	return 0
+}
+
+// OutcomeTypeCount is how many outcomes of one type.
+type OutcomeTypeCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The outcome, e.g. "OUTCOME_RESCUED_VICTIM_IDENTIFIED".
+	Outcome string `protobuf:"bytes,1,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	// Sent by this node.
+	Sent uint32 `protobuf:"varint,2,opt,name=sent,proto3" json:"sent,omitempty"`
+	// Received from the counterpart.
+	Received      uint32 `protobuf:"varint,3,opt,name=received,proto3" json:"received,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OutcomeTypeCount) Reset() {
+	*x = OutcomeTypeCount{}
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OutcomeTypeCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OutcomeTypeCount) ProtoMessage() {}
+
+func (x *OutcomeTypeCount) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OutcomeTypeCount.ProtoReflect.Descriptor instead.
+func (*OutcomeTypeCount) Descriptor() ([]byte, []int) {
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *OutcomeTypeCount) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+func (x *OutcomeTypeCount) GetSent() uint32 {
+	if x != nil {
+		return x.Sent
+	}
+	return 0
+}
+
+func (x *OutcomeTypeCount) GetReceived() uint32 {
+	if x != nil {
+		return x.Received
+	}
+	return 0
+}
+
+// GetStatisticsResponse is a month's figures from the ledger.
+type GetStatisticsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The month.
+	Period string `protobuf:"bytes,1,opt,name=period,proto3" json:"period,omitempty"`
+	// Messages by kind.
+	Kinds []*KindCount `protobuf:"bytes,2,rep,name=kinds,proto3" json:"kinds,omitempty"`
+	// Outcomes by type.
+	Outcomes []*OutcomeTypeCount `protobuf:"bytes,3,rep,name=outcomes,proto3" json:"outcomes,omitempty"`
+	// Statistics reports for the month, sent and received.
+	Reports       []*MessageRecord `protobuf:"bytes,4,rep,name=reports,proto3" json:"reports,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStatisticsResponse) Reset() {
+	*x = GetStatisticsResponse{}
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStatisticsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStatisticsResponse) ProtoMessage() {}
+
+func (x *GetStatisticsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStatisticsResponse.ProtoReflect.Descriptor instead.
+func (*GetStatisticsResponse) Descriptor() ([]byte, []int) {
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *GetStatisticsResponse) GetPeriod() string {
+	if x != nil {
+		return x.Period
+	}
+	return ""
+}
+
+func (x *GetStatisticsResponse) GetKinds() []*KindCount {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
+}
+
+func (x *GetStatisticsResponse) GetOutcomes() []*OutcomeTypeCount {
+	if x != nil {
+		return x.Outcomes
+	}
+	return nil
+}
+
+func (x *GetStatisticsResponse) GetReports() []*MessageRecord {
+	if x != nil {
+		return x.Reports
+	}
+	return nil
+}
+
 // GetMessageResponse returns one message.
 type GetMessageResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1067,7 +1811,7 @@ type GetMessageResponse struct {
 
 func (x *GetMessageResponse) Reset() {
 	*x = GetMessageResponse{}
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[14]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1079,7 +1823,7 @@ func (x *GetMessageResponse) String() string {
 func (*GetMessageResponse) ProtoMessage() {}
 
 func (x *GetMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[14]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1092,7 +1836,7 @@ func (x *GetMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMessageResponse.ProtoReflect.Descriptor instead.
 func (*GetMessageResponse) Descriptor() ([]byte, []int) {
-	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{14}
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetMessageResponse) GetRecord() *MessageRecord {
@@ -1115,7 +1859,7 @@ type ListInboxRequest struct {
 
 func (x *ListInboxRequest) Reset() {
 	*x = ListInboxRequest{}
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[15]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1127,7 +1871,7 @@ func (x *ListInboxRequest) String() string {
 func (*ListInboxRequest) ProtoMessage() {}
 
 func (x *ListInboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[15]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1140,7 +1884,7 @@ func (x *ListInboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInboxRequest.ProtoReflect.Descriptor instead.
 func (*ListInboxRequest) Descriptor() ([]byte, []int) {
-	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{15}
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListInboxRequest) GetPageSize() int32 {
@@ -1170,7 +1914,7 @@ type ListInboxResponse struct {
 
 func (x *ListInboxResponse) Reset() {
 	*x = ListInboxResponse{}
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[16]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1182,7 +1926,7 @@ func (x *ListInboxResponse) String() string {
 func (*ListInboxResponse) ProtoMessage() {}
 
 func (x *ListInboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[16]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1195,7 +1939,7 @@ func (x *ListInboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInboxResponse.ProtoReflect.Descriptor instead.
 func (*ListInboxResponse) Descriptor() ([]byte, []int) {
-	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{16}
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListInboxResponse) GetRecords() []*MessageRecord {
@@ -1223,7 +1967,7 @@ type AwaitReceiptRequest struct {
 
 func (x *AwaitReceiptRequest) Reset() {
 	*x = AwaitReceiptRequest{}
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[17]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1235,7 +1979,7 @@ func (x *AwaitReceiptRequest) String() string {
 func (*AwaitReceiptRequest) ProtoMessage() {}
 
 func (x *AwaitReceiptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[17]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1248,7 +1992,7 @@ func (x *AwaitReceiptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AwaitReceiptRequest.ProtoReflect.Descriptor instead.
 func (*AwaitReceiptRequest) Descriptor() ([]byte, []int) {
-	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{17}
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AwaitReceiptRequest) GetMessageId() string {
@@ -1273,7 +2017,7 @@ type AwaitReceiptResponse struct {
 
 func (x *AwaitReceiptResponse) Reset() {
 	*x = AwaitReceiptResponse{}
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[18]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1285,7 +2029,7 @@ func (x *AwaitReceiptResponse) String() string {
 func (*AwaitReceiptResponse) ProtoMessage() {}
 
 func (x *AwaitReceiptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[18]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1298,7 +2042,7 @@ func (x *AwaitReceiptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AwaitReceiptResponse.ProtoReflect.Descriptor instead.
 func (*AwaitReceiptResponse) Descriptor() ([]byte, []int) {
-	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{18}
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *AwaitReceiptResponse) GetReceipt() *v11.Receipt {
@@ -1331,7 +2075,7 @@ type GetOutboxRequest struct {
 
 func (x *GetOutboxRequest) Reset() {
 	*x = GetOutboxRequest{}
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[19]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1343,7 +2087,7 @@ func (x *GetOutboxRequest) String() string {
 func (*GetOutboxRequest) ProtoMessage() {}
 
 func (x *GetOutboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[19]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1356,7 +2100,7 @@ func (x *GetOutboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOutboxRequest.ProtoReflect.Descriptor instead.
 func (*GetOutboxRequest) Descriptor() ([]byte, []int) {
-	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{19}
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{29}
 }
 
 // OutboxItem is one message waiting for its receipt.
@@ -1378,7 +2122,7 @@ type OutboxItem struct {
 
 func (x *OutboxItem) Reset() {
 	*x = OutboxItem{}
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[20]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1390,7 +2134,7 @@ func (x *OutboxItem) String() string {
 func (*OutboxItem) ProtoMessage() {}
 
 func (x *OutboxItem) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[20]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1403,7 +2147,7 @@ func (x *OutboxItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxItem.ProtoReflect.Descriptor instead.
 func (*OutboxItem) Descriptor() ([]byte, []int) {
-	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{20}
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *OutboxItem) GetMessageId() string {
@@ -1454,7 +2198,7 @@ type GetOutboxResponse struct {
 
 func (x *GetOutboxResponse) Reset() {
 	*x = GetOutboxResponse{}
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[21]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1466,7 +2210,7 @@ func (x *GetOutboxResponse) String() string {
 func (*GetOutboxResponse) ProtoMessage() {}
 
 func (x *GetOutboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[21]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1479,7 +2223,7 @@ func (x *GetOutboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOutboxResponse.ProtoReflect.Descriptor instead.
 func (*GetOutboxResponse) Descriptor() ([]byte, []int) {
-	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{21}
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetOutboxResponse) GetPending() uint64 {
@@ -1505,7 +2249,7 @@ type BackupLedgerRequest struct {
 
 func (x *BackupLedgerRequest) Reset() {
 	*x = BackupLedgerRequest{}
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[22]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1517,7 +2261,7 @@ func (x *BackupLedgerRequest) String() string {
 func (*BackupLedgerRequest) ProtoMessage() {}
 
 func (x *BackupLedgerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[22]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1530,7 +2274,7 @@ func (x *BackupLedgerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupLedgerRequest.ProtoReflect.Descriptor instead.
 func (*BackupLedgerRequest) Descriptor() ([]byte, []int) {
-	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{22}
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{32}
 }
 
 // BackupLedgerResponse is one chunk of the ledger file.
@@ -1544,7 +2288,7 @@ type BackupLedgerResponse struct {
 
 func (x *BackupLedgerResponse) Reset() {
 	*x = BackupLedgerResponse{}
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[23]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1556,7 +2300,7 @@ func (x *BackupLedgerResponse) String() string {
 func (*BackupLedgerResponse) ProtoMessage() {}
 
 func (x *BackupLedgerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[23]
+	mi := &file_focalpoint_focal_v1_focal_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1569,7 +2313,7 @@ func (x *BackupLedgerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupLedgerResponse.ProtoReflect.Descriptor instead.
 func (*BackupLedgerResponse) Descriptor() ([]byte, []int) {
-	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{23}
+	return file_focalpoint_focal_v1_focal_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *BackupLedgerResponse) GetChunk() []byte {
@@ -1637,7 +2381,7 @@ const file_focalpoint_focal_v1_focal_proto_rawDesc = "" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12;\n" +
 	"\vrecorded_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"recordedAt\"\xea\x03\n" +
+	"recordedAt\"\xc6\x05\n" +
 	"\rMessageRecord\x128\n" +
 	"\amessage\x18\x01 \x01(\v2\x1e.focalpoint.message.v1.MessageR\amessage\x12<\n" +
 	"\tdirection\x18\x02 \x01(\x0e2\x1e.focalpoint.focal.v1.DirectionR\tdirection\x12'\n" +
@@ -1647,7 +2391,54 @@ const file_focalpoint_focal_v1_focal_proto_rawDesc = "" +
 	"\x0ereceipt_status\x18\x06 \x01(\x0e2\".focalpoint.focal.v1.ReceiptStatusR\rreceiptStatus\x129\n" +
 	"\areceipt\x18\a \x01(\v2\x1f.focalpoint.envelope.v1.ReceiptR\areceipt\x12%\n" +
 	"\x0ereceipt_sha256\x18\b \x01(\fR\rreceiptSha256\x12E\n" +
-	"\x0eledger_entries\x18\t \x03(\v2\x1e.focalpoint.focal.v1.LedgerRefR\rledgerEntries\"P\n" +
+	"\x0eledger_entries\x18\t \x03(\v2\x1e.focalpoint.focal.v1.LedgerRefR\rledgerEntries\x12:\n" +
+	"\x06status\x18\n" +
+	" \x01(\x0e2\".focalpoint.focal.v1.MessageStatusR\x06status\x126\n" +
+	"\bdeadline\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x12\x18\n" +
+	"\aoverdue\x18\f \x01(\bR\aoverdue\x12\x1f\n" +
+	"\vanswered_by\x18\r \x03(\tR\n" +
+	"answeredBy\x12+\n" +
+	"\x11withdrawal_reason\x18\x0e \x01(\tR\x10withdrawalReason\"\xf8\x02\n" +
+	"\x13ListMessagesRequest\x12\x14\n" +
+	"\x05kinds\x18\x01 \x03(\tR\x05kinds\x12<\n" +
+	"\tdirection\x18\x02 \x01(\x0e2\x1e.focalpoint.focal.v1.DirectionR\tdirection\x12:\n" +
+	"\x06status\x18\x03 \x01(\x0e2\".focalpoint.focal.v1.MessageStatusR\x06status\x12\x17\n" +
+	"\acase_id\x18\x04 \x01(\tR\x06caseId\x120\n" +
+	"\x05since\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x120\n" +
+	"\x05until\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x12\x18\n" +
+	"\aoverdue\x18\a \x01(\bR\aoverdue\x12\x1b\n" +
+	"\tpage_size\x18\b \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\t \x01(\tR\tpageToken\"|\n" +
+	"\x14ListMessagesResponse\x12<\n" +
+	"\arecords\x18\x01 \x03(\v2\".focalpoint.focal.v1.MessageRecordR\arecords\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"P\n" +
+	"\x11WatchInboxRequest\x12\x16\n" +
+	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12#\n" +
+	"\rexclude_tests\x18\x02 \x01(\bR\fexcludeTests\"h\n" +
+	"\x12WatchInboxResponse\x12:\n" +
+	"\x06record\x18\x01 \x01(\v2\".focalpoint.focal.v1.MessageRecordR\x06record\x12\x16\n" +
+	"\x06cursor\x18\x02 \x01(\tR\x06cursor\" \n" +
+	"\x0eGetCaseRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"h\n" +
+	"\x0fGetCaseResponse\x12\x17\n" +
+	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12<\n" +
+	"\arecords\x18\x02 \x03(\v2\".focalpoint.focal.v1.MessageRecordR\arecords\".\n" +
+	"\x14GetStatisticsRequest\x12\x16\n" +
+	"\x06period\x18\x01 \x01(\tR\x06period\"O\n" +
+	"\tKindCount\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04sent\x18\x02 \x01(\rR\x04sent\x12\x1a\n" +
+	"\breceived\x18\x03 \x01(\rR\breceived\"\\\n" +
+	"\x10OutcomeTypeCount\x12\x18\n" +
+	"\aoutcome\x18\x01 \x01(\tR\aoutcome\x12\x12\n" +
+	"\x04sent\x18\x02 \x01(\rR\x04sent\x12\x1a\n" +
+	"\breceived\x18\x03 \x01(\rR\breceived\"\xe6\x01\n" +
+	"\x15GetStatisticsResponse\x12\x16\n" +
+	"\x06period\x18\x01 \x01(\tR\x06period\x124\n" +
+	"\x05kinds\x18\x02 \x03(\v2\x1e.focalpoint.focal.v1.KindCountR\x05kinds\x12A\n" +
+	"\boutcomes\x18\x03 \x03(\v2%.focalpoint.focal.v1.OutcomeTypeCountR\boutcomes\x12<\n" +
+	"\areports\x18\x04 \x03(\v2\".focalpoint.focal.v1.MessageRecordR\areports\"P\n" +
 	"\x12GetMessageResponse\x12:\n" +
 	"\x06record\x18\x01 \x01(\v2\".focalpoint.focal.v1.MessageRecordR\x06record\"N\n" +
 	"\x10ListInboxRequest\x12\x1b\n" +
@@ -1689,12 +2480,24 @@ const file_focalpoint_focal_v1_focal_proto_rawDesc = "" +
 	"\x1aRECEIPT_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16RECEIPT_STATUS_PENDING\x10\x01\x12\x1c\n" +
 	"\x18RECEIPT_STATUS_RECEIPTED\x10\x02\x12\x19\n" +
-	"\x15RECEIPT_STATUS_ISSUED\x10\x032\x99\b\n" +
+	"\x15RECEIPT_STATUS_ISSUED\x10\x03*\xc5\x01\n" +
+	"\rMessageStatus\x12\x1e\n" +
+	"\x1aMESSAGE_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16MESSAGE_STATUS_PENDING\x10\x01\x12\x1c\n" +
+	"\x18MESSAGE_STATUS_DELIVERED\x10\x02\x12\x1f\n" +
+	"\x1bMESSAGE_STATUS_ACKNOWLEDGED\x10\x03\x12\x1b\n" +
+	"\x17MESSAGE_STATUS_ANSWERED\x10\x04\x12\x1c\n" +
+	"\x18MESSAGE_STATUS_WITHDRAWN\x10\x052\x9d\v\n" +
 	"\fFocalService\x12f\n" +
 	"\rSubmitMessage\x12).focalpoint.focal.v1.SubmitMessageRequest\x1a*.focalpoint.focal.v1.SubmitMessageResponse\x12]\n" +
 	"\n" +
 	"GetMessage\x12&.focalpoint.focal.v1.GetMessageRequest\x1a'.focalpoint.focal.v1.GetMessageResponse\x12Z\n" +
 	"\tListInbox\x12%.focalpoint.focal.v1.ListInboxRequest\x1a&.focalpoint.focal.v1.ListInboxResponse\x12c\n" +
+	"\fListMessages\x12(.focalpoint.focal.v1.ListMessagesRequest\x1a).focalpoint.focal.v1.ListMessagesResponse\x12_\n" +
+	"\n" +
+	"WatchInbox\x12&.focalpoint.focal.v1.WatchInboxRequest\x1a'.focalpoint.focal.v1.WatchInboxResponse0\x01\x12T\n" +
+	"\aGetCase\x12#.focalpoint.focal.v1.GetCaseRequest\x1a$.focalpoint.focal.v1.GetCaseResponse\x12f\n" +
+	"\rGetStatistics\x12).focalpoint.focal.v1.GetStatisticsRequest\x1a*.focalpoint.focal.v1.GetStatisticsResponse\x12c\n" +
 	"\fAwaitReceipt\x12(.focalpoint.focal.v1.AwaitReceiptRequest\x1a).focalpoint.focal.v1.AwaitReceiptResponse\x12Z\n" +
 	"\tGetOutbox\x12%.focalpoint.focal.v1.GetOutboxRequest\x1a&.focalpoint.focal.v1.GetOutboxResponse\x12e\n" +
 	"\fBackupLedger\x12(.focalpoint.focal.v1.BackupLedgerRequest\x1a).focalpoint.focal.v1.BackupLedgerResponse0\x01\x12f\n" +
@@ -1715,81 +2518,112 @@ func file_focalpoint_focal_v1_focal_proto_rawDescGZIP() []byte {
 	return file_focalpoint_focal_v1_focal_proto_rawDescData
 }
 
-var file_focalpoint_focal_v1_focal_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_focalpoint_focal_v1_focal_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_focalpoint_focal_v1_focal_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_focalpoint_focal_v1_focal_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_focalpoint_focal_v1_focal_proto_goTypes = []any{
 	(Direction)(0),                      // 0: focalpoint.focal.v1.Direction
 	(ReceiptStatus)(0),                  // 1: focalpoint.focal.v1.ReceiptStatus
-	(*GetCheckpointRequest)(nil),        // 2: focalpoint.focal.v1.GetCheckpointRequest
-	(*GetCheckpointResponse)(nil),       // 3: focalpoint.focal.v1.GetCheckpointResponse
-	(*GetInclusionProofRequest)(nil),    // 4: focalpoint.focal.v1.GetInclusionProofRequest
-	(*GetInclusionProofResponse)(nil),   // 5: focalpoint.focal.v1.GetInclusionProofResponse
-	(*GetConsistencyProofRequest)(nil),  // 6: focalpoint.focal.v1.GetConsistencyProofRequest
-	(*GetConsistencyProofResponse)(nil), // 7: focalpoint.focal.v1.GetConsistencyProofResponse
-	(*ExportEntriesRequest)(nil),        // 8: focalpoint.focal.v1.ExportEntriesRequest
-	(*ExportEntriesResponse)(nil),       // 9: focalpoint.focal.v1.ExportEntriesResponse
-	(*Draft)(nil),                       // 10: focalpoint.focal.v1.Draft
-	(*SubmitMessageRequest)(nil),        // 11: focalpoint.focal.v1.SubmitMessageRequest
-	(*SubmitMessageResponse)(nil),       // 12: focalpoint.focal.v1.SubmitMessageResponse
-	(*GetMessageRequest)(nil),           // 13: focalpoint.focal.v1.GetMessageRequest
-	(*LedgerRef)(nil),                   // 14: focalpoint.focal.v1.LedgerRef
-	(*MessageRecord)(nil),               // 15: focalpoint.focal.v1.MessageRecord
-	(*GetMessageResponse)(nil),          // 16: focalpoint.focal.v1.GetMessageResponse
-	(*ListInboxRequest)(nil),            // 17: focalpoint.focal.v1.ListInboxRequest
-	(*ListInboxResponse)(nil),           // 18: focalpoint.focal.v1.ListInboxResponse
-	(*AwaitReceiptRequest)(nil),         // 19: focalpoint.focal.v1.AwaitReceiptRequest
-	(*AwaitReceiptResponse)(nil),        // 20: focalpoint.focal.v1.AwaitReceiptResponse
-	(*GetOutboxRequest)(nil),            // 21: focalpoint.focal.v1.GetOutboxRequest
-	(*OutboxItem)(nil),                  // 22: focalpoint.focal.v1.OutboxItem
-	(*GetOutboxResponse)(nil),           // 23: focalpoint.focal.v1.GetOutboxResponse
-	(*BackupLedgerRequest)(nil),         // 24: focalpoint.focal.v1.BackupLedgerRequest
-	(*BackupLedgerResponse)(nil),        // 25: focalpoint.focal.v1.BackupLedgerResponse
-	(*v1.Handling)(nil),                 // 26: focalpoint.message.v1.Handling
-	(*v1.Payload)(nil),                  // 27: focalpoint.message.v1.Payload
-	(*timestamppb.Timestamp)(nil),       // 28: google.protobuf.Timestamp
-	(*v1.Message)(nil),                  // 29: focalpoint.message.v1.Message
-	(*v11.Receipt)(nil),                 // 30: focalpoint.envelope.v1.Receipt
+	(MessageStatus)(0),                  // 2: focalpoint.focal.v1.MessageStatus
+	(*GetCheckpointRequest)(nil),        // 3: focalpoint.focal.v1.GetCheckpointRequest
+	(*GetCheckpointResponse)(nil),       // 4: focalpoint.focal.v1.GetCheckpointResponse
+	(*GetInclusionProofRequest)(nil),    // 5: focalpoint.focal.v1.GetInclusionProofRequest
+	(*GetInclusionProofResponse)(nil),   // 6: focalpoint.focal.v1.GetInclusionProofResponse
+	(*GetConsistencyProofRequest)(nil),  // 7: focalpoint.focal.v1.GetConsistencyProofRequest
+	(*GetConsistencyProofResponse)(nil), // 8: focalpoint.focal.v1.GetConsistencyProofResponse
+	(*ExportEntriesRequest)(nil),        // 9: focalpoint.focal.v1.ExportEntriesRequest
+	(*ExportEntriesResponse)(nil),       // 10: focalpoint.focal.v1.ExportEntriesResponse
+	(*Draft)(nil),                       // 11: focalpoint.focal.v1.Draft
+	(*SubmitMessageRequest)(nil),        // 12: focalpoint.focal.v1.SubmitMessageRequest
+	(*SubmitMessageResponse)(nil),       // 13: focalpoint.focal.v1.SubmitMessageResponse
+	(*GetMessageRequest)(nil),           // 14: focalpoint.focal.v1.GetMessageRequest
+	(*LedgerRef)(nil),                   // 15: focalpoint.focal.v1.LedgerRef
+	(*MessageRecord)(nil),               // 16: focalpoint.focal.v1.MessageRecord
+	(*ListMessagesRequest)(nil),         // 17: focalpoint.focal.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),        // 18: focalpoint.focal.v1.ListMessagesResponse
+	(*WatchInboxRequest)(nil),           // 19: focalpoint.focal.v1.WatchInboxRequest
+	(*WatchInboxResponse)(nil),          // 20: focalpoint.focal.v1.WatchInboxResponse
+	(*GetCaseRequest)(nil),              // 21: focalpoint.focal.v1.GetCaseRequest
+	(*GetCaseResponse)(nil),             // 22: focalpoint.focal.v1.GetCaseResponse
+	(*GetStatisticsRequest)(nil),        // 23: focalpoint.focal.v1.GetStatisticsRequest
+	(*KindCount)(nil),                   // 24: focalpoint.focal.v1.KindCount
+	(*OutcomeTypeCount)(nil),            // 25: focalpoint.focal.v1.OutcomeTypeCount
+	(*GetStatisticsResponse)(nil),       // 26: focalpoint.focal.v1.GetStatisticsResponse
+	(*GetMessageResponse)(nil),          // 27: focalpoint.focal.v1.GetMessageResponse
+	(*ListInboxRequest)(nil),            // 28: focalpoint.focal.v1.ListInboxRequest
+	(*ListInboxResponse)(nil),           // 29: focalpoint.focal.v1.ListInboxResponse
+	(*AwaitReceiptRequest)(nil),         // 30: focalpoint.focal.v1.AwaitReceiptRequest
+	(*AwaitReceiptResponse)(nil),        // 31: focalpoint.focal.v1.AwaitReceiptResponse
+	(*GetOutboxRequest)(nil),            // 32: focalpoint.focal.v1.GetOutboxRequest
+	(*OutboxItem)(nil),                  // 33: focalpoint.focal.v1.OutboxItem
+	(*GetOutboxResponse)(nil),           // 34: focalpoint.focal.v1.GetOutboxResponse
+	(*BackupLedgerRequest)(nil),         // 35: focalpoint.focal.v1.BackupLedgerRequest
+	(*BackupLedgerResponse)(nil),        // 36: focalpoint.focal.v1.BackupLedgerResponse
+	(*v1.Handling)(nil),                 // 37: focalpoint.message.v1.Handling
+	(*v1.Payload)(nil),                  // 38: focalpoint.message.v1.Payload
+	(*timestamppb.Timestamp)(nil),       // 39: google.protobuf.Timestamp
+	(*v1.Message)(nil),                  // 40: focalpoint.message.v1.Message
+	(*v11.Receipt)(nil),                 // 41: focalpoint.envelope.v1.Receipt
 }
 var file_focalpoint_focal_v1_focal_proto_depIdxs = []int32{
-	26, // 0: focalpoint.focal.v1.Draft.handling:type_name -> focalpoint.message.v1.Handling
-	27, // 1: focalpoint.focal.v1.Draft.payload:type_name -> focalpoint.message.v1.Payload
-	10, // 2: focalpoint.focal.v1.SubmitMessageRequest.draft:type_name -> focalpoint.focal.v1.Draft
-	28, // 3: focalpoint.focal.v1.LedgerRef.recorded_at:type_name -> google.protobuf.Timestamp
-	29, // 4: focalpoint.focal.v1.MessageRecord.message:type_name -> focalpoint.message.v1.Message
+	37, // 0: focalpoint.focal.v1.Draft.handling:type_name -> focalpoint.message.v1.Handling
+	38, // 1: focalpoint.focal.v1.Draft.payload:type_name -> focalpoint.message.v1.Payload
+	11, // 2: focalpoint.focal.v1.SubmitMessageRequest.draft:type_name -> focalpoint.focal.v1.Draft
+	39, // 3: focalpoint.focal.v1.LedgerRef.recorded_at:type_name -> google.protobuf.Timestamp
+	40, // 4: focalpoint.focal.v1.MessageRecord.message:type_name -> focalpoint.message.v1.Message
 	0,  // 5: focalpoint.focal.v1.MessageRecord.direction:type_name -> focalpoint.focal.v1.Direction
 	1,  // 6: focalpoint.focal.v1.MessageRecord.receipt_status:type_name -> focalpoint.focal.v1.ReceiptStatus
-	30, // 7: focalpoint.focal.v1.MessageRecord.receipt:type_name -> focalpoint.envelope.v1.Receipt
-	14, // 8: focalpoint.focal.v1.MessageRecord.ledger_entries:type_name -> focalpoint.focal.v1.LedgerRef
-	15, // 9: focalpoint.focal.v1.GetMessageResponse.record:type_name -> focalpoint.focal.v1.MessageRecord
-	15, // 10: focalpoint.focal.v1.ListInboxResponse.records:type_name -> focalpoint.focal.v1.MessageRecord
-	30, // 11: focalpoint.focal.v1.AwaitReceiptResponse.receipt:type_name -> focalpoint.envelope.v1.Receipt
-	28, // 12: focalpoint.focal.v1.OutboxItem.accepted_at:type_name -> google.protobuf.Timestamp
-	22, // 13: focalpoint.focal.v1.GetOutboxResponse.items:type_name -> focalpoint.focal.v1.OutboxItem
-	11, // 14: focalpoint.focal.v1.FocalService.SubmitMessage:input_type -> focalpoint.focal.v1.SubmitMessageRequest
-	13, // 15: focalpoint.focal.v1.FocalService.GetMessage:input_type -> focalpoint.focal.v1.GetMessageRequest
-	17, // 16: focalpoint.focal.v1.FocalService.ListInbox:input_type -> focalpoint.focal.v1.ListInboxRequest
-	19, // 17: focalpoint.focal.v1.FocalService.AwaitReceipt:input_type -> focalpoint.focal.v1.AwaitReceiptRequest
-	21, // 18: focalpoint.focal.v1.FocalService.GetOutbox:input_type -> focalpoint.focal.v1.GetOutboxRequest
-	24, // 19: focalpoint.focal.v1.FocalService.BackupLedger:input_type -> focalpoint.focal.v1.BackupLedgerRequest
-	2,  // 20: focalpoint.focal.v1.FocalService.GetCheckpoint:input_type -> focalpoint.focal.v1.GetCheckpointRequest
-	4,  // 21: focalpoint.focal.v1.FocalService.GetInclusionProof:input_type -> focalpoint.focal.v1.GetInclusionProofRequest
-	6,  // 22: focalpoint.focal.v1.FocalService.GetConsistencyProof:input_type -> focalpoint.focal.v1.GetConsistencyProofRequest
-	8,  // 23: focalpoint.focal.v1.FocalService.ExportEntries:input_type -> focalpoint.focal.v1.ExportEntriesRequest
-	12, // 24: focalpoint.focal.v1.FocalService.SubmitMessage:output_type -> focalpoint.focal.v1.SubmitMessageResponse
-	16, // 25: focalpoint.focal.v1.FocalService.GetMessage:output_type -> focalpoint.focal.v1.GetMessageResponse
-	18, // 26: focalpoint.focal.v1.FocalService.ListInbox:output_type -> focalpoint.focal.v1.ListInboxResponse
-	20, // 27: focalpoint.focal.v1.FocalService.AwaitReceipt:output_type -> focalpoint.focal.v1.AwaitReceiptResponse
-	23, // 28: focalpoint.focal.v1.FocalService.GetOutbox:output_type -> focalpoint.focal.v1.GetOutboxResponse
-	25, // 29: focalpoint.focal.v1.FocalService.BackupLedger:output_type -> focalpoint.focal.v1.BackupLedgerResponse
-	3,  // 30: focalpoint.focal.v1.FocalService.GetCheckpoint:output_type -> focalpoint.focal.v1.GetCheckpointResponse
-	5,  // 31: focalpoint.focal.v1.FocalService.GetInclusionProof:output_type -> focalpoint.focal.v1.GetInclusionProofResponse
-	7,  // 32: focalpoint.focal.v1.FocalService.GetConsistencyProof:output_type -> focalpoint.focal.v1.GetConsistencyProofResponse
-	9,  // 33: focalpoint.focal.v1.FocalService.ExportEntries:output_type -> focalpoint.focal.v1.ExportEntriesResponse
-	24, // [24:34] is the sub-list for method output_type
-	14, // [14:24] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	41, // 7: focalpoint.focal.v1.MessageRecord.receipt:type_name -> focalpoint.envelope.v1.Receipt
+	15, // 8: focalpoint.focal.v1.MessageRecord.ledger_entries:type_name -> focalpoint.focal.v1.LedgerRef
+	2,  // 9: focalpoint.focal.v1.MessageRecord.status:type_name -> focalpoint.focal.v1.MessageStatus
+	39, // 10: focalpoint.focal.v1.MessageRecord.deadline:type_name -> google.protobuf.Timestamp
+	0,  // 11: focalpoint.focal.v1.ListMessagesRequest.direction:type_name -> focalpoint.focal.v1.Direction
+	2,  // 12: focalpoint.focal.v1.ListMessagesRequest.status:type_name -> focalpoint.focal.v1.MessageStatus
+	39, // 13: focalpoint.focal.v1.ListMessagesRequest.since:type_name -> google.protobuf.Timestamp
+	39, // 14: focalpoint.focal.v1.ListMessagesRequest.until:type_name -> google.protobuf.Timestamp
+	16, // 15: focalpoint.focal.v1.ListMessagesResponse.records:type_name -> focalpoint.focal.v1.MessageRecord
+	16, // 16: focalpoint.focal.v1.WatchInboxResponse.record:type_name -> focalpoint.focal.v1.MessageRecord
+	16, // 17: focalpoint.focal.v1.GetCaseResponse.records:type_name -> focalpoint.focal.v1.MessageRecord
+	24, // 18: focalpoint.focal.v1.GetStatisticsResponse.kinds:type_name -> focalpoint.focal.v1.KindCount
+	25, // 19: focalpoint.focal.v1.GetStatisticsResponse.outcomes:type_name -> focalpoint.focal.v1.OutcomeTypeCount
+	16, // 20: focalpoint.focal.v1.GetStatisticsResponse.reports:type_name -> focalpoint.focal.v1.MessageRecord
+	16, // 21: focalpoint.focal.v1.GetMessageResponse.record:type_name -> focalpoint.focal.v1.MessageRecord
+	16, // 22: focalpoint.focal.v1.ListInboxResponse.records:type_name -> focalpoint.focal.v1.MessageRecord
+	41, // 23: focalpoint.focal.v1.AwaitReceiptResponse.receipt:type_name -> focalpoint.envelope.v1.Receipt
+	39, // 24: focalpoint.focal.v1.OutboxItem.accepted_at:type_name -> google.protobuf.Timestamp
+	33, // 25: focalpoint.focal.v1.GetOutboxResponse.items:type_name -> focalpoint.focal.v1.OutboxItem
+	12, // 26: focalpoint.focal.v1.FocalService.SubmitMessage:input_type -> focalpoint.focal.v1.SubmitMessageRequest
+	14, // 27: focalpoint.focal.v1.FocalService.GetMessage:input_type -> focalpoint.focal.v1.GetMessageRequest
+	28, // 28: focalpoint.focal.v1.FocalService.ListInbox:input_type -> focalpoint.focal.v1.ListInboxRequest
+	17, // 29: focalpoint.focal.v1.FocalService.ListMessages:input_type -> focalpoint.focal.v1.ListMessagesRequest
+	19, // 30: focalpoint.focal.v1.FocalService.WatchInbox:input_type -> focalpoint.focal.v1.WatchInboxRequest
+	21, // 31: focalpoint.focal.v1.FocalService.GetCase:input_type -> focalpoint.focal.v1.GetCaseRequest
+	23, // 32: focalpoint.focal.v1.FocalService.GetStatistics:input_type -> focalpoint.focal.v1.GetStatisticsRequest
+	30, // 33: focalpoint.focal.v1.FocalService.AwaitReceipt:input_type -> focalpoint.focal.v1.AwaitReceiptRequest
+	32, // 34: focalpoint.focal.v1.FocalService.GetOutbox:input_type -> focalpoint.focal.v1.GetOutboxRequest
+	35, // 35: focalpoint.focal.v1.FocalService.BackupLedger:input_type -> focalpoint.focal.v1.BackupLedgerRequest
+	3,  // 36: focalpoint.focal.v1.FocalService.GetCheckpoint:input_type -> focalpoint.focal.v1.GetCheckpointRequest
+	5,  // 37: focalpoint.focal.v1.FocalService.GetInclusionProof:input_type -> focalpoint.focal.v1.GetInclusionProofRequest
+	7,  // 38: focalpoint.focal.v1.FocalService.GetConsistencyProof:input_type -> focalpoint.focal.v1.GetConsistencyProofRequest
+	9,  // 39: focalpoint.focal.v1.FocalService.ExportEntries:input_type -> focalpoint.focal.v1.ExportEntriesRequest
+	13, // 40: focalpoint.focal.v1.FocalService.SubmitMessage:output_type -> focalpoint.focal.v1.SubmitMessageResponse
+	27, // 41: focalpoint.focal.v1.FocalService.GetMessage:output_type -> focalpoint.focal.v1.GetMessageResponse
+	29, // 42: focalpoint.focal.v1.FocalService.ListInbox:output_type -> focalpoint.focal.v1.ListInboxResponse
+	18, // 43: focalpoint.focal.v1.FocalService.ListMessages:output_type -> focalpoint.focal.v1.ListMessagesResponse
+	20, // 44: focalpoint.focal.v1.FocalService.WatchInbox:output_type -> focalpoint.focal.v1.WatchInboxResponse
+	22, // 45: focalpoint.focal.v1.FocalService.GetCase:output_type -> focalpoint.focal.v1.GetCaseResponse
+	26, // 46: focalpoint.focal.v1.FocalService.GetStatistics:output_type -> focalpoint.focal.v1.GetStatisticsResponse
+	31, // 47: focalpoint.focal.v1.FocalService.AwaitReceipt:output_type -> focalpoint.focal.v1.AwaitReceiptResponse
+	34, // 48: focalpoint.focal.v1.FocalService.GetOutbox:output_type -> focalpoint.focal.v1.GetOutboxResponse
+	36, // 49: focalpoint.focal.v1.FocalService.BackupLedger:output_type -> focalpoint.focal.v1.BackupLedgerResponse
+	4,  // 50: focalpoint.focal.v1.FocalService.GetCheckpoint:output_type -> focalpoint.focal.v1.GetCheckpointResponse
+	6,  // 51: focalpoint.focal.v1.FocalService.GetInclusionProof:output_type -> focalpoint.focal.v1.GetInclusionProofResponse
+	8,  // 52: focalpoint.focal.v1.FocalService.GetConsistencyProof:output_type -> focalpoint.focal.v1.GetConsistencyProofResponse
+	10, // 53: focalpoint.focal.v1.FocalService.ExportEntries:output_type -> focalpoint.focal.v1.ExportEntriesResponse
+	40, // [40:54] is the sub-list for method output_type
+	26, // [26:40] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_focalpoint_focal_v1_focal_proto_init() }
@@ -1806,8 +2640,8 @@ func file_focalpoint_focal_v1_focal_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_focalpoint_focal_v1_focal_proto_rawDesc), len(file_focalpoint_focal_v1_focal_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   24,
+			NumEnums:      3,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,10 @@ const (
 	FocalService_SubmitMessage_FullMethodName       = "/focalpoint.focal.v1.FocalService/SubmitMessage"
 	FocalService_GetMessage_FullMethodName          = "/focalpoint.focal.v1.FocalService/GetMessage"
 	FocalService_ListInbox_FullMethodName           = "/focalpoint.focal.v1.FocalService/ListInbox"
+	FocalService_ListMessages_FullMethodName        = "/focalpoint.focal.v1.FocalService/ListMessages"
+	FocalService_WatchInbox_FullMethodName          = "/focalpoint.focal.v1.FocalService/WatchInbox"
+	FocalService_GetCase_FullMethodName             = "/focalpoint.focal.v1.FocalService/GetCase"
+	FocalService_GetStatistics_FullMethodName       = "/focalpoint.focal.v1.FocalService/GetStatistics"
 	FocalService_AwaitReceipt_FullMethodName        = "/focalpoint.focal.v1.FocalService/AwaitReceipt"
 	FocalService_GetOutbox_FullMethodName           = "/focalpoint.focal.v1.FocalService/GetOutbox"
 	FocalService_BackupLedger_FullMethodName        = "/focalpoint.focal.v1.FocalService/BackupLedger"
@@ -49,6 +53,17 @@ type FocalServiceClient interface {
 	GetMessage(ctx context.Context, in *GetMessageRequest, opts ...grpc.CallOption) (*GetMessageResponse, error)
 	// ListInbox lists received messages, newest first.
 	ListInbox(ctx context.Context, in *ListInboxRequest, opts ...grpc.CallOption) (*ListInboxResponse, error)
+	// ListMessages lists messages sent and received, newest first, with filters.
+	ListMessages(ctx context.Context, in *ListMessagesRequest, opts ...grpc.CallOption) (*ListMessagesResponse, error)
+	// WatchInbox streams received messages as they arrive. A consumer that
+	// reconnects with the cursor of the last message it saw misses none and
+	// sees none twice.
+	WatchInbox(ctx context.Context, in *WatchInboxRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchInboxResponse], error)
+	// GetCase returns every message of a case, in order.
+	GetCase(ctx context.Context, in *GetCaseRequest, opts ...grpc.CallOption) (*GetCaseResponse, error)
+	// GetStatistics counts, from the ledger, the messages of one month, and
+	// lists the statistics reports sent and received for it.
+	GetStatistics(ctx context.Context, in *GetStatisticsRequest, opts ...grpc.CallOption) (*GetStatisticsResponse, error)
 	// AwaitReceipt waits until the counterpart's receipt for a sent message is in
 	// the ledger, or the call's deadline passes.
 	AwaitReceipt(ctx context.Context, in *AwaitReceiptRequest, opts ...grpc.CallOption) (*AwaitReceiptResponse, error)
@@ -105,6 +120,55 @@ func (c *focalServiceClient) ListInbox(ctx context.Context, in *ListInboxRequest
 	return out, nil
 }
 
+func (c *focalServiceClient) ListMessages(ctx context.Context, in *ListMessagesRequest, opts ...grpc.CallOption) (*ListMessagesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMessagesResponse)
+	err := c.cc.Invoke(ctx, FocalService_ListMessages_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *focalServiceClient) WatchInbox(ctx context.Context, in *WatchInboxRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchInboxResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &FocalService_ServiceDesc.Streams[0], FocalService_WatchInbox_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchInboxRequest, WatchInboxResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type FocalService_WatchInboxClient = grpc.ServerStreamingClient[WatchInboxResponse]
+
+func (c *focalServiceClient) GetCase(ctx context.Context, in *GetCaseRequest, opts ...grpc.CallOption) (*GetCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCaseResponse)
+	err := c.cc.Invoke(ctx, FocalService_GetCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *focalServiceClient) GetStatistics(ctx context.Context, in *GetStatisticsRequest, opts ...grpc.CallOption) (*GetStatisticsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetStatisticsResponse)
+	err := c.cc.Invoke(ctx, FocalService_GetStatistics_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *focalServiceClient) AwaitReceipt(ctx context.Context, in *AwaitReceiptRequest, opts ...grpc.CallOption) (*AwaitReceiptResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(AwaitReceiptResponse)
@@ -127,7 +191,7 @@ func (c *focalServiceClient) GetOutbox(ctx context.Context, in *GetOutboxRequest
 
 func (c *focalServiceClient) BackupLedger(ctx context.Context, in *BackupLedgerRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupLedgerResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &FocalService_ServiceDesc.Streams[0], FocalService_BackupLedger_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &FocalService_ServiceDesc.Streams[1], FocalService_BackupLedger_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +240,7 @@ func (c *focalServiceClient) GetConsistencyProof(ctx context.Context, in *GetCon
 
 func (c *focalServiceClient) ExportEntries(ctx context.Context, in *ExportEntriesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportEntriesResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &FocalService_ServiceDesc.Streams[1], FocalService_ExportEntries_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &FocalService_ServiceDesc.Streams[2], FocalService_ExportEntries_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -207,6 +271,17 @@ type FocalServiceServer interface {
 	GetMessage(context.Context, *GetMessageRequest) (*GetMessageResponse, error)
 	// ListInbox lists received messages, newest first.
 	ListInbox(context.Context, *ListInboxRequest) (*ListInboxResponse, error)
+	// ListMessages lists messages sent and received, newest first, with filters.
+	ListMessages(context.Context, *ListMessagesRequest) (*ListMessagesResponse, error)
+	// WatchInbox streams received messages as they arrive. A consumer that
+	// reconnects with the cursor of the last message it saw misses none and
+	// sees none twice.
+	WatchInbox(*WatchInboxRequest, grpc.ServerStreamingServer[WatchInboxResponse]) error
+	// GetCase returns every message of a case, in order.
+	GetCase(context.Context, *GetCaseRequest) (*GetCaseResponse, error)
+	// GetStatistics counts, from the ledger, the messages of one month, and
+	// lists the statistics reports sent and received for it.
+	GetStatistics(context.Context, *GetStatisticsRequest) (*GetStatisticsResponse, error)
 	// AwaitReceipt waits until the counterpart's receipt for a sent message is in
 	// the ledger, or the call's deadline passes.
 	AwaitReceipt(context.Context, *AwaitReceiptRequest) (*AwaitReceiptResponse, error)
@@ -241,6 +316,18 @@ func (UnimplementedFocalServiceServer) GetMessage(context.Context, *GetMessageRe
 }
 func (UnimplementedFocalServiceServer) ListInbox(context.Context, *ListInboxRequest) (*ListInboxResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListInbox not implemented")
+}
+func (UnimplementedFocalServiceServer) ListMessages(context.Context, *ListMessagesRequest) (*ListMessagesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListMessages not implemented")
+}
+func (UnimplementedFocalServiceServer) WatchInbox(*WatchInboxRequest, grpc.ServerStreamingServer[WatchInboxResponse]) error {
+	return status.Errorf(codes.Unimplemented, "method WatchInbox not implemented")
+}
+func (UnimplementedFocalServiceServer) GetCase(context.Context, *GetCaseRequest) (*GetCaseResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetCase not implemented")
+}
+func (UnimplementedFocalServiceServer) GetStatistics(context.Context, *GetStatisticsRequest) (*GetStatisticsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetStatistics not implemented")
 }
 func (UnimplementedFocalServiceServer) AwaitReceipt(context.Context, *AwaitReceiptRequest) (*AwaitReceiptResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method AwaitReceipt not implemented")
@@ -334,6 +421,71 @@ func _FocalService_ListInbox_Handler(srv interface{}, ctx context.Context, dec f
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(FocalServiceServer).ListInbox(ctx, req.(*ListInboxRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _FocalService_ListMessages_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMessagesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FocalServiceServer).ListMessages(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FocalService_ListMessages_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FocalServiceServer).ListMessages(ctx, req.(*ListMessagesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _FocalService_WatchInbox_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchInboxRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(FocalServiceServer).WatchInbox(m, &grpc.GenericServerStream[WatchInboxRequest, WatchInboxResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type FocalService_WatchInboxServer = grpc.ServerStreamingServer[WatchInboxResponse]
+
+func _FocalService_GetCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FocalServiceServer).GetCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FocalService_GetCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FocalServiceServer).GetCase(ctx, req.(*GetCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _FocalService_GetStatistics_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetStatisticsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FocalServiceServer).GetStatistics(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FocalService_GetStatistics_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FocalServiceServer).GetStatistics(ctx, req.(*GetStatisticsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -470,6 +622,18 @@ var FocalService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _FocalService_ListInbox_Handler,
 		},
 		{
+			MethodName: "ListMessages",
+			Handler:    _FocalService_ListMessages_Handler,
+		},
+		{
+			MethodName: "GetCase",
+			Handler:    _FocalService_GetCase_Handler,
+		},
+		{
+			MethodName: "GetStatistics",
+			Handler:    _FocalService_GetStatistics_Handler,
+		},
+		{
 			MethodName: "AwaitReceipt",
 			Handler:    _FocalService_AwaitReceipt_Handler,
 		},
@@ -491,6 +655,11 @@ var FocalService_ServiceDesc = grpc.ServiceDesc{
 		},
 	},
 	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchInbox",
+			Handler:       _FocalService_WatchInbox_Handler,
+			ServerStreams: true,
+		},
 		{
 			StreamName:    "BackupLedger",
 			Handler:       _FocalService_BackupLedger_Handler,

@@ -123,6 +123,16 @@ const (
 	MessageKind_MESSAGE_KIND_OUTCOME MessageKind = 2
 	// TestMessage.
 	MessageKind_MESSAGE_KIND_TEST MessageKind = 3
+	// AlertUpdate.
+	MessageKind_MESSAGE_KIND_ALERT_UPDATE MessageKind = 4
+	// AlertWithdrawal.
+	MessageKind_MESSAGE_KIND_ALERT_WITHDRAWAL MessageKind = 5
+	// CaseReferral.
+	MessageKind_MESSAGE_KIND_REFERRAL MessageKind = 6
+	// Acknowledgement.
+	MessageKind_MESSAGE_KIND_ACKNOWLEDGEMENT MessageKind = 7
+	// StatisticsReport.
+	MessageKind_MESSAGE_KIND_STATISTICS MessageKind = 8
 )
 
 // Enum value maps for MessageKind.
@@ -132,12 +142,22 @@ var (
 		1: "MESSAGE_KIND_ALERT",
 		2: "MESSAGE_KIND_OUTCOME",
 		3: "MESSAGE_KIND_TEST",
+		4: "MESSAGE_KIND_ALERT_UPDATE",
+		5: "MESSAGE_KIND_ALERT_WITHDRAWAL",
+		6: "MESSAGE_KIND_REFERRAL",
+		7: "MESSAGE_KIND_ACKNOWLEDGEMENT",
+		8: "MESSAGE_KIND_STATISTICS",
 	}
 	MessageKind_value = map[string]int32{
-		"MESSAGE_KIND_UNSPECIFIED": 0,
-		"MESSAGE_KIND_ALERT":       1,
-		"MESSAGE_KIND_OUTCOME":     2,
-		"MESSAGE_KIND_TEST":        3,
+		"MESSAGE_KIND_UNSPECIFIED":      0,
+		"MESSAGE_KIND_ALERT":            1,
+		"MESSAGE_KIND_OUTCOME":          2,
+		"MESSAGE_KIND_TEST":             3,
+		"MESSAGE_KIND_ALERT_UPDATE":     4,
+		"MESSAGE_KIND_ALERT_WITHDRAWAL": 5,
+		"MESSAGE_KIND_REFERRAL":         6,
+		"MESSAGE_KIND_ACKNOWLEDGEMENT":  7,
+		"MESSAGE_KIND_STATISTICS":       8,
 	}
 )
 
@@ -460,12 +480,17 @@ const file_focalpoint_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x19ENTRY_KIND_RECEIPT_ISSUED\x10\x04\x12\x1f\n" +
 	"\x1bENTRY_KIND_RECEIPT_RECEIVED\x10\x05\x12\"\n" +
 	"\x1eENTRY_KIND_CHECKPOINT_COSIGNED\x10\x06\x12#\n" +
-	"\x1fENTRY_KIND_CHECKPOINT_WITNESSED\x10\a*t\n" +
+	"\x1fENTRY_KIND_CHECKPOINT_WITNESSED\x10\a*\x90\x02\n" +
 	"\vMessageKind\x12\x1c\n" +
 	"\x18MESSAGE_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12MESSAGE_KIND_ALERT\x10\x01\x12\x18\n" +
 	"\x14MESSAGE_KIND_OUTCOME\x10\x02\x12\x15\n" +
-	"\x11MESSAGE_KIND_TEST\x10\x03BPZNgithub.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/ledger/v1;ledgerv1b\x06proto3"
+	"\x11MESSAGE_KIND_TEST\x10\x03\x12\x1d\n" +
+	"\x19MESSAGE_KIND_ALERT_UPDATE\x10\x04\x12!\n" +
+	"\x1dMESSAGE_KIND_ALERT_WITHDRAWAL\x10\x05\x12\x19\n" +
+	"\x15MESSAGE_KIND_REFERRAL\x10\x06\x12 \n" +
+	"\x1cMESSAGE_KIND_ACKNOWLEDGEMENT\x10\a\x12\x1b\n" +
+	"\x17MESSAGE_KIND_STATISTICS\x10\bBPZNgithub.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/ledger/v1;ledgerv1b\x06proto3"
 
 var (
 	file_focalpoint_ledger_v1_ledger_proto_rawDescOnce sync.Once
