@@ -19,7 +19,6 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"golang.org/x/mod/sumdb/note"
 
-	ledgerv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/ledger/v1"
 	messagev1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/message/v1"
 )
 
@@ -72,27 +71,4 @@ type Link struct {
 	// the counterpart's cosignatures of ours.
 	Cosigner     note.Signer
 	PeerCosigner note.Verifier
-}
-
-// MessageKind maps a payload to the kind the ledger counts.
-func MessageKind(m *messagev1.Message) ledgerv1.MessageKind {
-	switch m.GetPayload().GetKind().(type) {
-	case *messagev1.Payload_Alert:
-		return ledgerv1.MessageKind_MESSAGE_KIND_ALERT
-	case *messagev1.Payload_Outcome:
-		return ledgerv1.MessageKind_MESSAGE_KIND_OUTCOME
-	case *messagev1.Payload_Test:
-		return ledgerv1.MessageKind_MESSAGE_KIND_TEST
-	}
-	return ledgerv1.MessageKind_MESSAGE_KIND_UNSPECIFIED
-}
-
-// KindName is a message kind as people read it, e.g. "ALERT".
-func KindName(k ledgerv1.MessageKind) string {
-	const prefix = "MESSAGE_KIND_"
-	s := k.String()
-	if len(s) > len(prefix) && s[:len(prefix)] == prefix {
-		return s[len(prefix):]
-	}
-	return s
 }

@@ -106,3 +106,28 @@ func RegisterOutbox(reg prometheus.Registerer, l *ledger.Ledger, now func() time
 		}),
 	)
 }
+
+// RegisterRequests registers a gauge of the alerts and referrals past their
+// answer deadline and still unanswered, by who owes the answer.
+func RegisterRequests(reg prometheus.Registerer, l *ledger.Ledger, now func() time.Time) {
+	overdue := func(outbound bool) func() float64 {
+		return func() float64 {
+			open, err := l.OpenRequests()
+			if err != nil {
+				return 0
+			}
+			n := 0
+			for _, r := range open {
+				if r.Outbound == outbound && now().After(r.Deadline) {
+					n++
+				}
+			}
+			return float64(n)
+		}
+	}
+	const name, help = "focalpoint_exchange_requests_overdue", "Alerts and referrals past their answer deadline and not yet answered, by who owes the answer (us: received here; counterpart: sent from here)."
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{"owed_by": "us"}}, overdue(false)),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{"owed_by": "counterpart"}}, overdue(true)),
+	)
+}

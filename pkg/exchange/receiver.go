@@ -13,7 +13,6 @@ import (
 	"github.com/focalpoint-gateway/focalpoint/pkg/envelope"
 	envelopev1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/envelope/v1"
 	ledgerv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/ledger/v1"
-	messagev1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/message/v1"
 	peerv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/peer/v1"
 	"github.com/focalpoint-gateway/focalpoint/pkg/identity"
 	"github.com/focalpoint-gateway/focalpoint/pkg/ledger"
@@ -30,6 +29,8 @@ type ReceiverOptions struct {
 	// is long on purpose: a message queued through a days-long outage is still
 	// delivered. Replays need no time window; the ledger knows every ID.
 	MaxMessageAge time.Duration
+	// Deadlines are the agreed answer times of alerts and referrals.
+	Deadlines Deadlines
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger; nil discards.
@@ -122,16 +123,15 @@ func (r *Receiver) deliver(ctx context.Context, raw []byte) (ledger.Received, st
 			h.GetRecipient().GetSpiffeId(), h.GetRecipient().GetAgency(), r.link.SelfID, r.link.Self.GetAgency()))
 	}
 	// A message already received is answered from the ledger (the original
-	// receipt, or a conflict) whatever its age: a sender whose receipt was lost
-	// must get it back even after the time checks below would refuse.
+	// receipt, or a conflict) whatever its age and whatever has happened in its
+	// case since: a sender whose receipt was lost must get it back.
+	var p placement
 	if _, err := r.ledger.MessageEntries(id); errors.Is(err, ledger.ErrNotFound) {
 		if err := r.checkFresh(h.GetCreatedAt().AsTime(), now); err != nil {
 			return ledger.Received{}, id, none, err
 		}
-		if _, ok := m.GetPayload().GetKind().(*messagev1.Payload_Outcome); ok {
-			if err := r.checkAnswers(h.GetInReplyTo(), h.GetThreadId()); err != nil {
-				return ledger.Received{}, id, none, err
-			}
+		if p, err = place(r.ledger, m, false, r.opts.Deadlines); err != nil {
+			return ledger.Received{}, id, none, err
 		}
 	} else if err != nil {
 		return ledger.Received{}, id, none, err
@@ -139,6 +139,7 @@ func (r *Receiver) deliver(ctx context.Context, raw []byte) (ledger.Received, st
 	kind := MessageKind(m)
 	res, err := r.ledger.AppendReceived(ctx, ledger.Message{
 		ID: id, Kind: kind, ThreadID: h.GetThreadId(), Envelope: raw,
+		Deadline: p.deadline, Closes: p.closes,
 	}, r.issue(id, opened.SHA256[:]))
 	return res, id, kind, err
 }
@@ -151,25 +152,6 @@ func (r *Receiver) checkFresh(created, now time.Time) error {
 	}
 	if d := now.Sub(created); d > r.opts.MaxMessageAge {
 		return violation("header.created_at", fmt.Sprintf("is %s old, more than the allowed %s", d.Round(time.Second), r.opts.MaxMessageAge))
-	}
-	return nil
-}
-
-// checkAnswers makes sure an outcome answers an alert this node sent, in its thread.
-func (r *Receiver) checkAnswers(inReplyTo, thread string) error {
-	entries, err := r.ledger.MessageEntries(inReplyTo)
-	if errors.Is(err, ledger.ErrNotFound) {
-		return violation("header.in_reply_to", "names no message this node sent")
-	}
-	if err != nil {
-		return err
-	}
-	first := entries[0]
-	if first.GetKind() != ledgerv1.EntryKind_ENTRY_KIND_SENT || first.GetMessageKind() != ledgerv1.MessageKind_MESSAGE_KIND_ALERT {
-		return violation("header.in_reply_to", "names no alert this node sent")
-	}
-	if first.GetThreadId() != thread {
-		return violation("header.thread_id", "is not the thread of the alert it answers")
 	}
 	return nil
 }

@@ -17,7 +17,6 @@ import (
 
 	"github.com/focalpoint-gateway/focalpoint/pkg/envelope"
 	focalv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/focal/v1"
-	ledgerv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/ledger/v1"
 	messagev1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/message/v1"
 	peerv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/peer/v1"
 	"github.com/focalpoint-gateway/focalpoint/pkg/ledger"
@@ -34,6 +33,8 @@ type SenderOptions struct {
 	AttemptTimeout time.Duration
 	// OutboxLimit is how many messages may wait before submissions are refused.
 	OutboxLimit int
+	// Deadlines are the agreed answer times of alerts and referrals.
+	Deadlines Deadlines
 	// CosignInterval is how often the witness loop looks for a checkpoint to
 	// get cosigned; 0 means one second.
 	CosignInterval time.Duration
@@ -117,7 +118,7 @@ func (s *Sender) Submit(ctx context.Context, d *focalv1.Draft) (Submitted, error
 		s.metrics.refused.WithLabelValues("outbox_full").Inc()
 		return Submitted{}, &OutboxFullError{Pending: n, Limit: s.opts.OutboxLimit, RetryAfter: s.opts.MaxBackoff}
 	}
-	m, err := s.compose(d)
+	m, p, err := s.compose(d)
 	if err != nil {
 		return Submitted{}, err
 	}
@@ -127,7 +128,10 @@ func (s *Sender) Submit(ctx context.Context, d *focalv1.Draft) (Submitted, error
 	}
 	h := m.GetHeader()
 	kind := MessageKind(m)
-	index, err := s.ledger.AppendSent(ctx, ledger.Message{ID: h.GetMessageId(), Kind: kind, ThreadID: h.GetThreadId(), Envelope: raw}, s.opts.OutboxLimit)
+	index, err := s.ledger.AppendSent(ctx, ledger.Message{
+		ID: h.GetMessageId(), Kind: kind, ThreadID: h.GetThreadId(), Envelope: raw,
+		Deadline: p.deadline, Closes: p.closes,
+	}, s.opts.OutboxLimit)
 	if errors.Is(err, ledger.ErrOutboxFull) {
 		s.metrics.refused.WithLabelValues("outbox_full").Inc()
 		return Submitted{}, &OutboxFullError{Pending: s.ledger.OutboxLen(), Limit: s.opts.OutboxLimit, RetryAfter: s.opts.MaxBackoff}
@@ -143,10 +147,10 @@ func (s *Sender) Submit(ctx context.Context, d *focalv1.Draft) (Submitted, error
 
 // compose fills in what the node owns (ID, parties, time, thread) and
 // validates the whole message before anything is signed.
-func (s *Sender) compose(d *focalv1.Draft) (*messagev1.Message, error) {
+func (s *Sender) compose(d *focalv1.Draft) (*messagev1.Message, placement, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
-		return nil, fmt.Errorf("exchange: message ID: %w", err)
+		return nil, placement{}, fmt.Errorf("exchange: message ID: %w", err)
 	}
 	now := s.opts.Now()
 	m := &messagev1.Message{
@@ -162,50 +166,17 @@ func (s *Sender) compose(d *focalv1.Draft) (*messagev1.Message, error) {
 		},
 		Payload: d.GetPayload(),
 	}
-	switch m.GetPayload().GetKind().(type) {
-	case *messagev1.Payload_Alert:
-		if m.Header.ThreadId == "" {
-			// An alert opens a case named after itself.
-			m.Header.ThreadId = m.Header.MessageId
-		}
-	case *messagev1.Payload_Outcome:
-		if err := s.answerThread(m.Header); err != nil {
-			return nil, err
-		}
-	case *messagev1.Payload_Test:
-		if m.Header.Handling == nil {
-			m.Header.Handling = &messagev1.Handling{Code: messagev1.HandlingCode_HANDLING_CODE_H0}
-		}
+	if m.GetPayload().GetTest() != nil && m.Header.Handling == nil {
+		m.Header.Handling = &messagev1.Handling{Code: messagev1.HandlingCode_HANDLING_CODE_H0}
+	}
+	p, err := place(s.ledger, m, true, s.opts.Deadlines)
+	if err != nil {
+		return nil, placement{}, err
 	}
 	if err := message.Validate(m, now); err != nil {
-		return nil, err
+		return nil, placement{}, err
 	}
-	return m, nil
-}
-
-// answerThread checks that an outcome answers an alert received from the
-// counterpart, and files it in that alert's case.
-func (s *Sender) answerThread(h *messagev1.Header) error {
-	if h.GetInReplyTo() == "" {
-		return violation("header.in_reply_to", "required: the alert this outcome answers")
-	}
-	entries, err := s.ledger.MessageEntries(h.GetInReplyTo())
-	if errors.Is(err, ledger.ErrNotFound) {
-		return violation("header.in_reply_to", "names no message this node received")
-	}
-	if err != nil {
-		return err
-	}
-	first := entries[0]
-	if first.GetKind() != ledgerv1.EntryKind_ENTRY_KIND_RECEIVED || first.GetMessageKind() != ledgerv1.MessageKind_MESSAGE_KIND_ALERT {
-		return violation("header.in_reply_to", "names no alert this node received")
-	}
-	if h.GetThreadId() == "" {
-		h.ThreadId = first.GetThreadId()
-	} else if h.GetThreadId() != first.GetThreadId() {
-		return violation("header.thread_id", "is not the thread of the alert it answers")
-	}
-	return nil
+	return m, p, nil
 }
 
 // Kick wakes the delivery loop.

@@ -57,53 +57,41 @@ var (
 )
 
 // Validate checks m against every rule of the schema as of now, the current
-// time, which bounds dates of birth and outcome times. It returns nil or a
-// *ValidationError listing every violation found.
+// time, which bounds dates of birth, outcome times and statistics periods. It
+// returns nil or a *ValidationError listing every violation found.
+//
+// Validate sees one message. Rules that need another message (that an
+// in_reply_to names a message of the right kind, author and thread, or that
+// an alert update leaves a consistent alert) are the ledger holder's: see
+// Threading and ValidateUpdate.
 func Validate(m *messagev1.Message, now time.Time) error {
 	var v violations
 	if m == nil {
 		v.add("header", "required")
-		v.add("payload", "required: exactly one of alert, outcome or test")
+		v.add("payload", payloadRequired)
 		return v.err()
 	}
-	kind := payloadKind(m.GetPayload())
-	created, createdOK := validateHeader(&v, m.GetHeader(), kind)
-	c := env{now: now, created: created, createdOK: createdOK}
+	created, createdOK := validateHeader(&v, m.GetHeader(), Kind(m))
+	c := env{now: now, created: created, createdOK: createdOK,
+		messageID: m.GetHeader().GetMessageId(), inReplyTo: m.GetHeader().GetInReplyTo()}
 	validatePayload(&v, m.GetPayload(), c)
 	return v.err()
 }
+
+const payloadRequired = "required: exactly one of alert, alert_update, alert_withdrawal, referral, outcome, acknowledgement, statistics or test"
 
 // env carries what payload rules need from outside the payload.
 type env struct {
 	now       time.Time
 	created   time.Time // header.created_at, if createdOK
 	createdOK bool
-}
-
-type kindOf int
-
-const (
-	kindNone kindOf = iota
-	kindAlert
-	kindOutcome
-	kindTest
-)
-
-func payloadKind(p *messagev1.Payload) kindOf {
-	switch p.GetKind().(type) {
-	case *messagev1.Payload_Alert:
-		return kindAlert
-	case *messagev1.Payload_Outcome:
-		return kindOutcome
-	case *messagev1.Payload_Test:
-		return kindTest
-	}
-	return kindNone
+	messageID string // header.message_id, as given
+	inReplyTo string // header.in_reply_to, as given
 }
 
 // validateHeader checks the header and returns its creation time, which
 // alert expiry is measured from.
-func validateHeader(v *violations, h *messagev1.Header, kind kindOf) (time.Time, bool) {
+func validateHeader(v *violations, h *messagev1.Header, kind string) (time.Time, bool) {
 	if h == nil {
 		v.add("header", "required")
 		return time.Time{}, false
@@ -122,18 +110,25 @@ func validateHeader(v *violations, h *messagev1.Header, kind kindOf) (time.Time,
 
 	created, createdOK := v.timestamp("header.created_at", h.GetCreatedAt(), true)
 
-	switch kind {
-	case kindTest:
-		if h.GetThreadId() != "" {
-			v.add("header.thread_id", "must be empty for a test message, which belongs to no case")
-		}
-	default:
+	// Without a payload kind there is no rule to apply but the common one:
+	// a thread, and an optional reply reference.
+	th, known := ThreadingOf(kind)
+	if !known {
+		th = Threading{Thread: Required, InReplyTo: Optional}
+	}
+	switch {
+	case th.Thread == Forbidden && h.GetThreadId() != "":
+		v.add("header.thread_id", fmt.Sprintf("must be empty for %s, which belongs to no case", withArticle(kind)))
+	case th.Thread != Forbidden:
 		v.uuid("header.thread_id", h.GetThreadId(), true, 0)
 	}
 
 	switch {
-	case h.GetInReplyTo() == "" && kind == kindOutcome:
-		v.add("header.in_reply_to", "required for a case outcome: the message ID of the alert it answers")
+	case h.GetInReplyTo() == "" && th.InReplyTo == Required:
+		v.add("header.in_reply_to", fmt.Sprintf("required for %s: the message ID of the %s it answers",
+			withArticle(kind), nouns(th.Answers)))
+	case h.GetInReplyTo() != "" && th.InReplyTo == Forbidden:
+		v.add("header.in_reply_to", fmt.Sprintf("must be empty for %s, which answers no message", withArticle(kind)))
 	case h.GetInReplyTo() != "":
 		if v.uuid("header.in_reply_to", h.GetInReplyTo(), false, 0) && h.GetInReplyTo() == h.GetMessageId() {
 			v.add("header.in_reply_to", "is this message's own ID; a message cannot answer itself")
@@ -177,29 +172,71 @@ func (v *violations) party(path string, p *messagev1.Party) (agency string, agen
 	return p.GetAgency(), agencyOK, id, idOK
 }
 
+// nouns joins kinds as a sentence names them: "alert or case referral".
+func nouns(kinds []string) string {
+	var b strings.Builder
+	for i, k := range kinds {
+		switch {
+		case i == 0:
+		case i == len(kinds)-1:
+			b.WriteString(" or ")
+		default:
+			b.WriteString(", ")
+		}
+		b.WriteString(kindNoun[k])
+	}
+	return b.String()
+}
+
 func validatePayload(v *violations, p *messagev1.Payload, c env) {
+	// A kind set to a nil message arrives as an empty field on the wire and
+	// is required like any other missing part.
 	switch k := p.GetKind().(type) {
 	case *messagev1.Payload_Alert:
-		if k.Alert == nil {
-			v.add("payload.alert", "required")
-			return
+		if notNil(v, "payload.alert", k.Alert) {
+			validateAlert(v, "payload.alert", k.Alert, c)
 		}
-		validateAlert(v, "payload.alert", k.Alert, c)
+	case *messagev1.Payload_AlertUpdate:
+		if notNil(v, "payload.alert_update", k.AlertUpdate) {
+			validateAlertUpdate(v, "payload.alert_update", k.AlertUpdate, c)
+		}
+	case *messagev1.Payload_AlertWithdrawal:
+		if notNil(v, "payload.alert_withdrawal", k.AlertWithdrawal) {
+			validateWithdrawal(v, "payload.alert_withdrawal", k.AlertWithdrawal, c)
+		}
+	case *messagev1.Payload_Referral:
+		if notNil(v, "payload.referral", k.Referral) {
+			validateReferral(v, "payload.referral", k.Referral, c)
+		}
 	case *messagev1.Payload_Outcome:
-		if k.Outcome == nil {
-			v.add("payload.outcome", "required")
-			return
+		if notNil(v, "payload.outcome", k.Outcome) {
+			validateOutcome(v, "payload.outcome", k.Outcome, c)
 		}
-		validateOutcome(v, "payload.outcome", k.Outcome, c)
+	case *messagev1.Payload_Acknowledgement:
+		if notNil(v, "payload.acknowledgement", k.Acknowledgement) {
+			validateAcknowledgement(v, "payload.acknowledgement", k.Acknowledgement)
+		}
+	case *messagev1.Payload_Statistics:
+		if notNil(v, "payload.statistics", k.Statistics) {
+			validateStatistics(v, "payload.statistics", k.Statistics, c)
+		}
 	case *messagev1.Payload_Test:
-		if k.Test == nil {
-			v.add("payload.test", "required")
-			return
+		if notNil(v, "payload.test", k.Test) {
+			v.text("payload.test.nonce", k.Test.GetNonce(), 0, 64, false)
 		}
-		v.text("payload.test.nonce", k.Test.GetNonce(), 0, 64, false)
 	default:
-		v.add("payload", "required: exactly one of alert, outcome or test")
+		v.add("payload", payloadRequired)
 	}
+}
+
+// notNil reports a missing sub-message; it takes a typed pointer so that a
+// nil *T is seen as nil.
+func notNil[T any](v *violations, path string, p *T) bool {
+	if p == nil {
+		v.add(path, "required")
+		return false
+	}
+	return true
 }
 
 func validateAlert(v *violations, path string, a *messagev1.SuspectTravellerAlert, c env) {
@@ -207,53 +244,84 @@ func validateAlert(v *violations, path string, a *messagev1.SuspectTravellerAler
 	validateDocument(v, path+".document", a.GetDocument(), dob, dobOK)
 	validateTravel(v, path+".travel", a.GetTravel())
 
-	categoryOK := v.enum(path+".category", a.GetCategory())
-	if role := a.GetSubject().GetRole(); categoryOK && knownEnum(role) {
-		// The role is what the receiving officer acts on; a category that
-		// contradicts it would present a victim as a suspect or the reverse.
-		var want messagev1.SubjectRole
-		switch a.GetCategory() {
-		case messagev1.AlertCategory_ALERT_CATEGORY_SUSPECTED_TPPO_VICTIM:
-			want = messagev1.SubjectRole_SUBJECT_ROLE_POSSIBLE_VICTIM
-		case messagev1.AlertCategory_ALERT_CATEGORY_RECRUITER_OR_TRAFFICKER:
-			want = messagev1.SubjectRole_SUBJECT_ROLE_SUSPECT
-		}
-		if want != 0 && role != want {
-			v.add(path+".subject.role", fmt.Sprintf("is %s, but category %s requires role %s",
-				enumName(role), enumName(a.GetCategory()), enumName(want)))
-		}
+	if v.enum(path+".category", a.GetCategory()) {
+		checkRole(v, path+".subject.role", a.GetSubject().GetRole(), a.GetCategory(), "category")
 	}
-
-	indicators := a.GetIndicators()
-	if len(indicators) > 20 {
-		v.add(path+".indicators", fmt.Sprintf("at most 20 indicators, got %d", len(indicators)))
-	}
-	for i, s := range indicators {
-		v.text(fmt.Sprintf("%s.indicators[%d]", path, i), s, 1, 200, false)
-	}
-
+	validateIndicators(v, path+".indicators", a.GetIndicators())
 	v.enum(path+".requested_action", a.GetRequestedAction())
-	if v.enum(path+".urgency", a.GetUrgency()) && a.GetUrgency() == messagev1.Urgency_URGENCY_URGENT {
-		if a.GetUrgencyReason() == "" {
-			v.add(path+".urgency_reason", "required when urgency is URGENT: say why, in 1 to 500 characters")
-		} else {
-			v.text(path+".urgency_reason", a.GetUrgencyReason(), 1, 500, false)
-		}
-	} else {
-		v.text(path+".urgency_reason", a.GetUrgencyReason(), 0, 500, false)
-	}
-
-	if exp, ok := v.timestamp(path+".expires_at", a.GetExpiresAt(), true); ok && c.createdOK {
-		switch {
-		case !exp.After(c.created):
-			v.add(path+".expires_at", fmt.Sprintf("%s is not after the message's creation time %s", formatTime(exp), formatTime(c.created)))
-		case exp.Sub(c.created) > maxAlertLife:
-			v.add(path+".expires_at", fmt.Sprintf("%s is more than one year (366 days) after the message's creation time %s; send a new alert when this one expires", formatTime(exp), formatTime(c.created)))
-		}
-	}
+	urgencyOK := v.enum(path+".urgency", a.GetUrgency())
+	validateUrgencyReason(v, path+".urgency_reason", a.GetUrgency(), urgencyOK, a.GetUrgencyReason())
+	validateExpiry(v, path+".expires_at", a.GetExpiresAt(), true, c)
 
 	if lines := a.GetDocument().GetMrzLines(); len(lines) > 0 {
 		checkMRZ(v, path+".document", a.GetDocument(), dob, dobOK)
+	}
+}
+
+// roleFor is the subject role an alert category requires, or 0 when the
+// category allows any role.
+func roleFor(category messagev1.AlertCategory) messagev1.SubjectRole {
+	switch category {
+	case messagev1.AlertCategory_ALERT_CATEGORY_SUSPECTED_TPPO_VICTIM:
+		return messagev1.SubjectRole_SUBJECT_ROLE_POSSIBLE_VICTIM
+	case messagev1.AlertCategory_ALERT_CATEGORY_RECRUITER_OR_TRAFFICKER:
+		return messagev1.SubjectRole_SUBJECT_ROLE_SUSPECT
+	}
+	return 0
+}
+
+// checkRole reports a subject role that contradicts the category. The role
+// is what the receiving officer acts on; a category that contradicts it would
+// present a victim as a suspect or the reverse. whose names the category in
+// the description ("category", "the alert's category").
+func checkRole(v *violations, path string, role messagev1.SubjectRole, category messagev1.AlertCategory, whose string) {
+	if !knownEnum(role) || !knownEnum(category) {
+		return
+	}
+	if want := roleFor(category); want != 0 && role != want {
+		v.add(path, fmt.Sprintf("is %s, but %s %s requires role %s",
+			enumName(role), whose, enumName(category), enumName(want)))
+	}
+}
+
+// validateIndicators checks a list of indicators: at most 20, each 1 to 200
+// characters on one line.
+func validateIndicators(v *violations, path string, indicators []string) {
+	if len(indicators) > 20 {
+		v.add(path, fmt.Sprintf("at most 20 indicators, got %d", len(indicators)))
+	}
+	for i, s := range indicators {
+		v.text(fmt.Sprintf("%s[%d]", path, i), s, 1, 200, false)
+	}
+}
+
+// validateUrgencyReason checks the reason that goes with an urgency:
+// required when URGENT, optional otherwise, 500 characters at most.
+// urgencyOK says whether the urgency itself is valid.
+func validateUrgencyReason(v *violations, path string, urgency messagev1.Urgency, urgencyOK bool, reason string) {
+	if urgencyOK && urgency == messagev1.Urgency_URGENCY_URGENT {
+		if reason == "" {
+			v.add(path, "required when urgency is URGENT: say why, in 1 to 500 characters")
+		} else {
+			v.text(path, reason, 1, 500, false)
+		}
+		return
+	}
+	v.text(path, reason, 0, 500, false)
+}
+
+// validateExpiry checks an alert's expiry: after the message's creation time
+// and at most one year after it.
+func validateExpiry(v *violations, path string, ts *timestamppb.Timestamp, required bool, c env) {
+	exp, ok := v.timestamp(path, ts, required)
+	if !ok || !c.createdOK {
+		return
+	}
+	switch {
+	case !exp.After(c.created):
+		v.add(path, fmt.Sprintf("%s is not after the message's creation time %s", formatTime(exp), formatTime(c.created)))
+	case exp.Sub(c.created) > maxAlertLife:
+		v.add(path, fmt.Sprintf("%s is more than one year (366 days) after the message's creation time %s; send a new alert when this one expires", formatTime(exp), formatTime(c.created)))
 	}
 }
 
@@ -346,6 +414,22 @@ func validateOutcome(v *violations, path string, o *messagev1.CaseOutcome, c env
 	}
 	v.text(path+".place", o.GetPlace(), 1, 200, false)
 	v.text(path+".narrative", o.GetNarrative(), 1, 4000, true)
+}
+
+func validateAcknowledgement(v *violations, path string, a *messagev1.Acknowledgement) {
+	if v.enum(path+".status", a.GetStatus()) && a.GetStatus() == messagev1.AcknowledgementStatus_ACKNOWLEDGEMENT_STATUS_NOT_ACTIONABLE {
+		if a.GetNote() == "" {
+			v.add(path+".note", "required when status is NOT_ACTIONABLE: say why no action will be taken, in 1 to 500 characters")
+		} else {
+			v.text(path+".note", a.GetNote(), 1, 500, false)
+		}
+		if a.GetAssignedUnit() != "" {
+			v.add(path+".assigned_unit", "must be empty when status is NOT_ACTIONABLE: no unit is assigned to act")
+		}
+		return
+	}
+	v.text(path+".note", a.GetNote(), 0, 500, false)
+	v.text(path+".assigned_unit", a.GetAssignedUnit(), 0, 200, false)
 }
 
 // checkMRZ verifies the zone's check digits and that it agrees with the
@@ -561,6 +645,15 @@ func (v *violations) timestamp(path string, ts *timestamppb.Timestamp, required 
 		return time.Time{}, false
 	}
 	return ts.AsTime(), true
+}
+
+// optionalEnum checks an enum where UNSPECIFIED means "not given": zero is
+// accepted, numbers the schema does not define are not.
+func (v *violations) optionalEnum(path string, e protoreflect.Enum) bool {
+	if e.Number() == 0 {
+		return true
+	}
+	return v.enum(path, e)
 }
 
 // enum checks that e is set and is a value this schema defines. Unknown

@@ -197,13 +197,7 @@ func TestValidateAcceptsValidMessages(t *testing.T) {
 // holds it, and, unless the test says otherwise, only there: one typing error
 // must not bury the officer in consequential errors.
 func TestValidateRejects(t *testing.T) {
-	tests := []struct {
-		name   string
-		base   func() *messagev1.Message
-		mutate func(m *messagev1.Message)
-		want   []string // every violation's field, in order
-		desc   string   // part of the first violation's description
-	}{
+	tests := []rejectCase{
 		// Subject.
 		{"missing family name", alertMessage, func(m *messagev1.Message) { alertOf(m).Subject.FamilyName = "" },
 			[]string{"payload.alert.subject.family_name"}, "required"},
@@ -359,7 +353,7 @@ func TestValidateRejects(t *testing.T) {
 
 		// Outcome.
 		{"outcome without in_reply_to", outcomeMessage, func(m *messagev1.Message) { m.Header.InReplyTo = "" },
-			[]string{"header.in_reply_to"}, "required for a case outcome"},
+			[]string{"header.in_reply_to"}, "required for a case outcome: the message ID of the alert or case referral it answers"},
 		{"action not possible but rescued", outcomeMessage, func(m *messagev1.Message) {
 			outcomeOf(m).Result = messagev1.OutcomeResult_OUTCOME_RESULT_ACTION_NOT_POSSIBLE
 			outcomeOf(m).Outcome = messagev1.Outcome_OUTCOME_RESCUED_VICTIM_IDENTIFIED
@@ -438,13 +432,32 @@ func TestValidateRejects(t *testing.T) {
 
 		// Payload.
 		{"empty payload", alertMessage, func(m *messagev1.Message) { m.Payload = &messagev1.Payload{} },
-			[]string{"payload"}, "exactly one of alert, outcome or test"},
+			[]string{"payload"}, "exactly one of alert, alert_update, alert_withdrawal, referral, outcome, acknowledgement, statistics or test"},
 		{"missing payload", alertMessage, func(m *messagev1.Message) { m.Payload = nil },
 			[]string{"payload"}, "required"},
 	}
+	runRejects(t, tests)
+}
+
+// rejectCase is one mistake: base is a valid message, mutate makes the
+// mistake, want lists every violation's field in order, and desc is part of
+// the first violation's description.
+type rejectCase struct {
+	name   string
+	base   func() *messagev1.Message
+	mutate func(m *messagev1.Message)
+	want   []string
+	desc   string
+}
+
+func runRejects(t *testing.T, tests []rejectCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := tt.base()
+			if err := Validate(m, testNow); err != nil {
+				t.Fatalf("base message invalid: %v", err)
+			}
 			tt.mutate(m)
 			got := violationsOf(t, Validate(m, testNow))
 			var fields []string

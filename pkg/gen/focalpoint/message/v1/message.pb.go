@@ -637,6 +637,187 @@ func (Outcome) EnumDescriptor() ([]byte, []int) {
 	return file_focalpoint_message_v1_message_proto_rawDescGZIP(), []int{9}
 }
 
+// WithdrawalReason is why an alert is withdrawn.
+type WithdrawalReason int32
+
+const (
+	// Not allowed.
+	WithdrawalReason_WITHDRAWAL_REASON_UNSPECIFIED WithdrawalReason = 0
+	// The alert was sent in error (wrong person, wrong facts): disregard it.
+	WithdrawalReason_WITHDRAWAL_REASON_ERROR WithdrawalReason = 1
+	// The matter is resolved without the receiver (e.g. travel cancelled): no
+	// outcome is expected any more.
+	WithdrawalReason_WITHDRAWAL_REASON_RESOLVED WithdrawalReason = 2
+	// The alert repeats another alert, which stays in force.
+	WithdrawalReason_WITHDRAWAL_REASON_DUPLICATE WithdrawalReason = 3
+	// Another reason, stated in words.
+	WithdrawalReason_WITHDRAWAL_REASON_OTHER WithdrawalReason = 4
+)
+
+// Enum value maps for WithdrawalReason.
+var (
+	WithdrawalReason_name = map[int32]string{
+		0: "WITHDRAWAL_REASON_UNSPECIFIED",
+		1: "WITHDRAWAL_REASON_ERROR",
+		2: "WITHDRAWAL_REASON_RESOLVED",
+		3: "WITHDRAWAL_REASON_DUPLICATE",
+		4: "WITHDRAWAL_REASON_OTHER",
+	}
+	WithdrawalReason_value = map[string]int32{
+		"WITHDRAWAL_REASON_UNSPECIFIED": 0,
+		"WITHDRAWAL_REASON_ERROR":       1,
+		"WITHDRAWAL_REASON_RESOLVED":    2,
+		"WITHDRAWAL_REASON_DUPLICATE":   3,
+		"WITHDRAWAL_REASON_OTHER":       4,
+	}
+)
+
+func (x WithdrawalReason) Enum() *WithdrawalReason {
+	p := new(WithdrawalReason)
+	*p = x
+	return p
+}
+
+func (x WithdrawalReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WithdrawalReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_focalpoint_message_v1_message_proto_enumTypes[10].Descriptor()
+}
+
+func (WithdrawalReason) Type() protoreflect.EnumType {
+	return &file_focalpoint_message_v1_message_proto_enumTypes[10]
+}
+
+func (x WithdrawalReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WithdrawalReason.Descriptor instead.
+func (WithdrawalReason) EnumDescriptor() ([]byte, []int) {
+	return file_focalpoint_message_v1_message_proto_rawDescGZIP(), []int{10}
+}
+
+// ReferralType is what a referral asks for or tells.
+type ReferralType int32
+
+const (
+	// Not allowed.
+	ReferralType_REFERRAL_TYPE_UNSPECIFIED ReferralType = 0
+	// Possible victims to be brought home and received. At least one subject must
+	// be a POSSIBLE_VICTIM and none a SUSPECT: a suspect in the same case is
+	// referred separately (e.g. INVESTIGATION_REQUEST in the same thread), so that
+	// a victim is never presented beside, or mistaken for, a suspect.
+	ReferralType_REFERRAL_TYPE_VICTIM_REPATRIATION ReferralType = 1
+	// A request to investigate, e.g. a recruiter or a scam compound.
+	ReferralType_REFERRAL_TYPE_INVESTIGATION_REQUEST ReferralType = 2
+	// A travel document forged, altered or used by someone other than its holder.
+	ReferralType_REFERRAL_TYPE_DOCUMENT_MISUSE ReferralType = 3
+	// Notice that the subjects are being, or will be, deported to the recipient's
+	// country.
+	ReferralType_REFERRAL_TYPE_DEPORTATION_NOTICE ReferralType = 4
+)
+
+// Enum value maps for ReferralType.
+var (
+	ReferralType_name = map[int32]string{
+		0: "REFERRAL_TYPE_UNSPECIFIED",
+		1: "REFERRAL_TYPE_VICTIM_REPATRIATION",
+		2: "REFERRAL_TYPE_INVESTIGATION_REQUEST",
+		3: "REFERRAL_TYPE_DOCUMENT_MISUSE",
+		4: "REFERRAL_TYPE_DEPORTATION_NOTICE",
+	}
+	ReferralType_value = map[string]int32{
+		"REFERRAL_TYPE_UNSPECIFIED":           0,
+		"REFERRAL_TYPE_VICTIM_REPATRIATION":   1,
+		"REFERRAL_TYPE_INVESTIGATION_REQUEST": 2,
+		"REFERRAL_TYPE_DOCUMENT_MISUSE":       3,
+		"REFERRAL_TYPE_DEPORTATION_NOTICE":    4,
+	}
+)
+
+func (x ReferralType) Enum() *ReferralType {
+	p := new(ReferralType)
+	*p = x
+	return p
+}
+
+func (x ReferralType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReferralType) Descriptor() protoreflect.EnumDescriptor {
+	return file_focalpoint_message_v1_message_proto_enumTypes[11].Descriptor()
+}
+
+func (ReferralType) Type() protoreflect.EnumType {
+	return &file_focalpoint_message_v1_message_proto_enumTypes[11]
+}
+
+func (x ReferralType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReferralType.Descriptor instead.
+func (ReferralType) EnumDescriptor() ([]byte, []int) {
+	return file_focalpoint_message_v1_message_proto_rawDescGZIP(), []int{11}
+}
+
+// AcknowledgementStatus is what the receiving focal point says of a message it
+// has read.
+type AcknowledgementStatus int32
+
+const (
+	// Not allowed.
+	AcknowledgementStatus_ACKNOWLEDGEMENT_STATUS_UNSPECIFIED AcknowledgementStatus = 0
+	// Read and accepted for action.
+	AcknowledgementStatus_ACKNOWLEDGEMENT_STATUS_ACCEPTED_FOR_ACTION AcknowledgementStatus = 1
+	// Read, but no action will be taken; the note says why.
+	AcknowledgementStatus_ACKNOWLEDGEMENT_STATUS_NOT_ACTIONABLE AcknowledgementStatus = 2
+)
+
+// Enum value maps for AcknowledgementStatus.
+var (
+	AcknowledgementStatus_name = map[int32]string{
+		0: "ACKNOWLEDGEMENT_STATUS_UNSPECIFIED",
+		1: "ACKNOWLEDGEMENT_STATUS_ACCEPTED_FOR_ACTION",
+		2: "ACKNOWLEDGEMENT_STATUS_NOT_ACTIONABLE",
+	}
+	AcknowledgementStatus_value = map[string]int32{
+		"ACKNOWLEDGEMENT_STATUS_UNSPECIFIED":         0,
+		"ACKNOWLEDGEMENT_STATUS_ACCEPTED_FOR_ACTION": 1,
+		"ACKNOWLEDGEMENT_STATUS_NOT_ACTIONABLE":      2,
+	}
+)
+
+func (x AcknowledgementStatus) Enum() *AcknowledgementStatus {
+	p := new(AcknowledgementStatus)
+	*p = x
+	return p
+}
+
+func (x AcknowledgementStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AcknowledgementStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_focalpoint_message_v1_message_proto_enumTypes[12].Descriptor()
+}
+
+func (AcknowledgementStatus) Type() protoreflect.EnumType {
+	return &file_focalpoint_message_v1_message_proto_enumTypes[12]
+}
+
+func (x AcknowledgementStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AcknowledgementStatus.Descriptor instead.
+func (AcknowledgementStatus) EnumDescriptor() ([]byte, []int) {
+	return file_focalpoint_message_v1_message_proto_rawDescGZIP(), []int{12}
+}
+
 // Message is one signed statement from one agency's node to its counterpart.
 type Message struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -709,10 +890,17 @@ type Header struct {
 	// longer ago than its maximum message age (days, so that messages queued
 	// through an outage are still delivered).
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	// Required. The case (thread) this message belongs to, a UUID. An alert starts a
-	// thread; replies carry the thread of the message they answer.
+	// The case (thread) this message belongs to, a UUID. Required for every
+	// payload except TestMessage and StatisticsReport, which belong to no case and
+	// must leave it empty. An alert or a referral that follows no earlier message
+	// starts a thread; replies carry the thread of the message they answer.
 	ThreadId string `protobuf:"bytes,5,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
-	// Optional. The message ID this message answers. Required for a CaseOutcome.
+	// The message ID this message answers, a UUID. Required for AlertUpdate,
+	// AlertWithdrawal, CaseOutcome and Acknowledgement; optional for
+	// SuspectTravellerAlert, CaseReferral and TestMessage; empty for
+	// StatisticsReport. Which kinds may answer which, and whose message each may
+	// answer, is tabled in pkg/message (ThreadingOf); the nodes check it against
+	// their ledgers.
 	InReplyTo string `protobuf:"bytes,6,opt,name=in_reply_to,json=inReplyTo,proto3" json:"in_reply_to,omitempty"`
 	// Required. The handling code the receiver must honour.
 	Handling *Handling `protobuf:"bytes,7,opt,name=handling,proto3" json:"handling,omitempty"`
@@ -921,7 +1109,8 @@ func (x *Handling) GetRestriction() string {
 	return ""
 }
 
-// Payload is exactly one message kind.
+// Payload is exactly one message kind. The oneof field names are the kind
+// names that logs, metrics and pkg/message use ("alert", "alert_update", ...).
 type Payload struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Required. The message kind.
@@ -931,6 +1120,11 @@ type Payload struct {
 	//	*Payload_Alert
 	//	*Payload_Outcome
 	//	*Payload_Test
+	//	*Payload_AlertUpdate
+	//	*Payload_AlertWithdrawal
+	//	*Payload_Referral
+	//	*Payload_Acknowledgement
+	//	*Payload_Statistics
 	Kind          isPayload_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1000,6 +1194,51 @@ func (x *Payload) GetTest() *TestMessage {
 	return nil
 }
 
+func (x *Payload) GetAlertUpdate() *AlertUpdate {
+	if x != nil {
+		if x, ok := x.Kind.(*Payload_AlertUpdate); ok {
+			return x.AlertUpdate
+		}
+	}
+	return nil
+}
+
+func (x *Payload) GetAlertWithdrawal() *AlertWithdrawal {
+	if x != nil {
+		if x, ok := x.Kind.(*Payload_AlertWithdrawal); ok {
+			return x.AlertWithdrawal
+		}
+	}
+	return nil
+}
+
+func (x *Payload) GetReferral() *CaseReferral {
+	if x != nil {
+		if x, ok := x.Kind.(*Payload_Referral); ok {
+			return x.Referral
+		}
+	}
+	return nil
+}
+
+func (x *Payload) GetAcknowledgement() *Acknowledgement {
+	if x != nil {
+		if x, ok := x.Kind.(*Payload_Acknowledgement); ok {
+			return x.Acknowledgement
+		}
+	}
+	return nil
+}
+
+func (x *Payload) GetStatistics() *StatisticsReport {
+	if x != nil {
+		if x, ok := x.Kind.(*Payload_Statistics); ok {
+			return x.Statistics
+		}
+	}
+	return nil
+}
+
 type isPayload_Kind interface {
 	isPayload_Kind()
 }
@@ -1010,7 +1249,7 @@ type Payload_Alert struct {
 }
 
 type Payload_Outcome struct {
-	// The outcome of a case opened by an alert.
+	// The outcome of a case opened by an alert or a referral.
 	Outcome *CaseOutcome `protobuf:"bytes,2,opt,name=outcome,proto3,oneof"`
 }
 
@@ -1019,13 +1258,48 @@ type Payload_Test struct {
 	Test *TestMessage `protobuf:"bytes,3,opt,name=test,proto3,oneof"`
 }
 
+type Payload_AlertUpdate struct {
+	// A correction of an alert, by the alert's sender.
+	AlertUpdate *AlertUpdate `protobuf:"bytes,4,opt,name=alert_update,json=alertUpdate,proto3,oneof"`
+}
+
+type Payload_AlertWithdrawal struct {
+	// The withdrawal of an alert, by the alert's sender.
+	AlertWithdrawal *AlertWithdrawal `protobuf:"bytes,5,opt,name=alert_withdrawal,json=alertWithdrawal,proto3,oneof"`
+}
+
+type Payload_Referral struct {
+	// A case referred by either agency to the other.
+	Referral *CaseReferral `protobuf:"bytes,6,opt,name=referral,proto3,oneof"`
+}
+
+type Payload_Acknowledgement struct {
+	// The receiving focal point's acknowledgement of a message.
+	Acknowledgement *Acknowledgement `protobuf:"bytes,7,opt,name=acknowledgement,proto3,oneof"`
+}
+
+type Payload_Statistics struct {
+	// An agency's monthly counts; carries no case data.
+	Statistics *StatisticsReport `protobuf:"bytes,8,opt,name=statistics,proto3,oneof"`
+}
+
 func (*Payload_Alert) isPayload_Kind() {}
 
 func (*Payload_Outcome) isPayload_Kind() {}
 
 func (*Payload_Test) isPayload_Kind() {}
 
-// Subject is the person an alert is about.
+func (*Payload_AlertUpdate) isPayload_Kind() {}
+
+func (*Payload_AlertWithdrawal) isPayload_Kind() {}
+
+func (*Payload_Referral) isPayload_Kind() {}
+
+func (*Payload_Acknowledgement) isPayload_Kind() {}
+
+func (*Payload_Statistics) isPayload_Kind() {}
+
+// Subject is a person an alert or a referral is about.
 type Subject struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Required. How the receiver must regard the person.
@@ -1431,8 +1705,9 @@ func (x *SuspectTravellerAlert) GetExpiresAt() *timestamppb.Timestamp {
 	return nil
 }
 
-// CaseOutcome reports what became of an alert. It answers the message named in
-// the header's in_reply_to and belongs to that message's thread.
+// CaseOutcome reports what became of an alert or a referral. It answers the
+// alert or referral named in the header's in_reply_to, which the counterpart
+// sent, and belongs to that message's thread.
 type CaseOutcome struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Required. Whether the requested action could be taken. ACTION_NOT_POSSIBLE
@@ -1562,6 +1837,622 @@ func (x *TestMessage) GetNonce() string {
 	return ""
 }
 
+// IndicatorList is a whole list of indicators. It is a message of its own so
+// that an update can say "replace the indicators with this list", including
+// with an empty one, apart from "leave the indicators as they are".
+type IndicatorList struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Optional. Observed indicators in plain words; at most 20, each 1 to 200
+	// characters. Empty removes every indicator.
+	Items         []string `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IndicatorList) Reset() {
+	*x = IndicatorList{}
+	mi := &file_focalpoint_message_v1_message_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IndicatorList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IndicatorList) ProtoMessage() {}
+
+func (x *IndicatorList) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_message_v1_message_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IndicatorList.ProtoReflect.Descriptor instead.
+func (*IndicatorList) Descriptor() ([]byte, []int) {
+	return file_focalpoint_message_v1_message_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *IndicatorList) GetItems() []string {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// AlertUpdate corrects an alert. Only the alert's sender updates it: the header's
+// in_reply_to names the alert, and the update belongs to the alert's thread.
+//
+// Every field other than reason is optional and, when set, replaces the alert's
+// field of the same name as a whole (a subject replaces the whole subject,
+// document the whole document, and so on); an unset field leaves the alert's
+// value as it was. At least one of them must be set. A set field obeys the
+// alert's rules for it, and the corrected alert as a whole must still obey
+// them (checked against the alert by the nodes, which hold it).
+type AlertUpdate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. Why the alert is corrected, 1 to 500 characters, one line.
+	Reason string `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Optional. The corrected person; validated like the alert's subject, with an
+	// explicit role.
+	Subject *Subject `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	// Optional. The corrected travel document; validated like the alert's. An MRZ
+	// is compared with the date of birth of the subject in this update, or else
+	// of the alert's.
+	Document *TravelDocument `protobuf:"bytes,3,opt,name=document,proto3" json:"document,omitempty"`
+	// Optional. The corrected journey, e.g. a rebooked flight.
+	Travel *Travel `protobuf:"bytes,4,opt,name=travel,proto3" json:"travel,omitempty"`
+	// Optional. The corrected category; UNSPECIFIED leaves it as it was. It must
+	// agree with the subject's role as in the alert.
+	Category AlertCategory `protobuf:"varint,5,opt,name=category,proto3,enum=focalpoint.message.v1.AlertCategory" json:"category,omitempty"`
+	// Optional. The corrected indicators, replacing the alert's whole list.
+	Indicators *IndicatorList `protobuf:"bytes,6,opt,name=indicators,proto3" json:"indicators,omitempty"`
+	// Optional. The corrected request; UNSPECIFIED leaves it as it was.
+	RequestedAction RequestedAction `protobuf:"varint,7,opt,name=requested_action,json=requestedAction,proto3,enum=focalpoint.message.v1.RequestedAction" json:"requested_action,omitempty"`
+	// Optional. The corrected urgency; UNSPECIFIED leaves urgency and
+	// urgency_reason as they were.
+	Urgency Urgency `protobuf:"varint,8,opt,name=urgency,proto3,enum=focalpoint.message.v1.Urgency" json:"urgency,omitempty"`
+	// Required when urgency is URGENT, 1 to 500 characters; optional (at most 500)
+	// when urgency is NORMAL; empty when urgency is UNSPECIFIED. Replaces the
+	// alert's urgency_reason whenever urgency is set.
+	UrgencyReason string `protobuf:"bytes,9,opt,name=urgency_reason,json=urgencyReason,proto3" json:"urgency_reason,omitempty"`
+	// Optional. The corrected expiry; after this message's creation time and at
+	// most one year (366 days) after it.
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertUpdate) Reset() {
+	*x = AlertUpdate{}
+	mi := &file_focalpoint_message_v1_message_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertUpdate) ProtoMessage() {}
+
+func (x *AlertUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_message_v1_message_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertUpdate.ProtoReflect.Descriptor instead.
+func (*AlertUpdate) Descriptor() ([]byte, []int) {
+	return file_focalpoint_message_v1_message_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *AlertUpdate) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *AlertUpdate) GetSubject() *Subject {
+	if x != nil {
+		return x.Subject
+	}
+	return nil
+}
+
+func (x *AlertUpdate) GetDocument() *TravelDocument {
+	if x != nil {
+		return x.Document
+	}
+	return nil
+}
+
+func (x *AlertUpdate) GetTravel() *Travel {
+	if x != nil {
+		return x.Travel
+	}
+	return nil
+}
+
+func (x *AlertUpdate) GetCategory() AlertCategory {
+	if x != nil {
+		return x.Category
+	}
+	return AlertCategory_ALERT_CATEGORY_UNSPECIFIED
+}
+
+func (x *AlertUpdate) GetIndicators() *IndicatorList {
+	if x != nil {
+		return x.Indicators
+	}
+	return nil
+}
+
+func (x *AlertUpdate) GetRequestedAction() RequestedAction {
+	if x != nil {
+		return x.RequestedAction
+	}
+	return RequestedAction_REQUESTED_ACTION_UNSPECIFIED
+}
+
+func (x *AlertUpdate) GetUrgency() Urgency {
+	if x != nil {
+		return x.Urgency
+	}
+	return Urgency_URGENCY_UNSPECIFIED
+}
+
+func (x *AlertUpdate) GetUrgencyReason() string {
+	if x != nil {
+		return x.UrgencyReason
+	}
+	return ""
+}
+
+func (x *AlertUpdate) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+// AlertWithdrawal withdraws an alert. Only the alert's sender withdraws it: the
+// header's in_reply_to names the alert, and the withdrawal belongs to the
+// alert's thread. A withdrawn alert stays in both ledgers; the withdrawal is a
+// later fact beside it.
+type AlertWithdrawal struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. Why, as a code.
+	ReasonCode WithdrawalReason `protobuf:"varint,1,opt,name=reason_code,json=reasonCode,proto3,enum=focalpoint.message.v1.WithdrawalReason" json:"reason_code,omitempty"`
+	// Required. Why, in words, 1 to 500 characters, one line.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Optional, only with reason_code DUPLICATE (otherwise empty): the message ID
+	// (a UUID) of the alert that stays in force; not the withdrawn alert.
+	DuplicateOf   string `protobuf:"bytes,3,opt,name=duplicate_of,json=duplicateOf,proto3" json:"duplicate_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertWithdrawal) Reset() {
+	*x = AlertWithdrawal{}
+	mi := &file_focalpoint_message_v1_message_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertWithdrawal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertWithdrawal) ProtoMessage() {}
+
+func (x *AlertWithdrawal) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_message_v1_message_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertWithdrawal.ProtoReflect.Descriptor instead.
+func (*AlertWithdrawal) Descriptor() ([]byte, []int) {
+	return file_focalpoint_message_v1_message_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *AlertWithdrawal) GetReasonCode() WithdrawalReason {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return WithdrawalReason_WITHDRAWAL_REASON_UNSPECIFIED
+}
+
+func (x *AlertWithdrawal) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *AlertWithdrawal) GetDuplicateOf() string {
+	if x != nil {
+		return x.DuplicateOf
+	}
+	return ""
+}
+
+// CaseReferral refers a case to the counterpart; either agency may send one. It
+// may follow an earlier message of the same case (header.in_reply_to, e.g. the
+// alert that opened it) or open a case of its own.
+type CaseReferral struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. What the referral is.
+	Type ReferralType `protobuf:"varint,1,opt,name=type,proto3,enum=focalpoint.message.v1.ReferralType" json:"type,omitempty"`
+	// Required. The people concerned, 1 to 20, each validated like an alert's
+	// subject with an explicit role. A person appears once, with one role: the
+	// same names and date of birth twice are refused.
+	Subjects []*Subject `protobuf:"bytes,2,rep,name=subjects,proto3" json:"subjects,omitempty"`
+	// Required. What is known, 1 to 4000 characters; line breaks and tabs allowed.
+	Facts string `protobuf:"bytes,3,opt,name=facts,proto3" json:"facts,omitempty"`
+	// Required. What the sender asks the recipient to do, 1 to 1000 characters;
+	// line breaks and tabs allowed.
+	RequestedAssistance string `protobuf:"bytes,4,opt,name=requested_assistance,json=requestedAssistance,proto3" json:"requested_assistance,omitempty"`
+	// Optional. When the sender needs an answer by; after this message's creation
+	// time and at most one year (366 days) after it.
+	ResponseDeadline *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=response_deadline,json=responseDeadline,proto3" json:"response_deadline,omitempty"`
+	// Required. How soon an answer is expected.
+	Urgency Urgency `protobuf:"varint,6,opt,name=urgency,proto3,enum=focalpoint.message.v1.Urgency" json:"urgency,omitempty"`
+	// Required when urgency is URGENT, 1 to 500 characters; otherwise optional.
+	UrgencyReason string `protobuf:"bytes,7,opt,name=urgency_reason,json=urgencyReason,proto3" json:"urgency_reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CaseReferral) Reset() {
+	*x = CaseReferral{}
+	mi := &file_focalpoint_message_v1_message_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CaseReferral) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CaseReferral) ProtoMessage() {}
+
+func (x *CaseReferral) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_message_v1_message_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CaseReferral.ProtoReflect.Descriptor instead.
+func (*CaseReferral) Descriptor() ([]byte, []int) {
+	return file_focalpoint_message_v1_message_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CaseReferral) GetType() ReferralType {
+	if x != nil {
+		return x.Type
+	}
+	return ReferralType_REFERRAL_TYPE_UNSPECIFIED
+}
+
+func (x *CaseReferral) GetSubjects() []*Subject {
+	if x != nil {
+		return x.Subjects
+	}
+	return nil
+}
+
+func (x *CaseReferral) GetFacts() string {
+	if x != nil {
+		return x.Facts
+	}
+	return ""
+}
+
+func (x *CaseReferral) GetRequestedAssistance() string {
+	if x != nil {
+		return x.RequestedAssistance
+	}
+	return ""
+}
+
+func (x *CaseReferral) GetResponseDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ResponseDeadline
+	}
+	return nil
+}
+
+func (x *CaseReferral) GetUrgency() Urgency {
+	if x != nil {
+		return x.Urgency
+	}
+	return Urgency_URGENCY_UNSPECIFIED
+}
+
+func (x *CaseReferral) GetUrgencyReason() string {
+	if x != nil {
+		return x.UrgencyReason
+	}
+	return ""
+}
+
+// Acknowledgement is the receiving focal point's word that a person, not only
+// a node, has read a message: the node's signed receipt proves delivery, this
+// proves reading. It answers the message named in the header's in_reply_to,
+// which the counterpart sent, and belongs to that message's thread.
+type Acknowledgement struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. Accepted for action, or not actionable.
+	Status AcknowledgementStatus `protobuf:"varint,1,opt,name=status,proto3,enum=focalpoint.message.v1.AcknowledgementStatus" json:"status,omitempty"`
+	// Required when status is NOT_ACTIONABLE, 1 to 500 characters: why not.
+	// Optional otherwise, at most 500 characters. One line.
+	Note string `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
+	// Optional, only with ACCEPTED_FOR_ACTION (otherwise empty): the unit that
+	// will act, at most 200 characters, one line.
+	AssignedUnit  string `protobuf:"bytes,3,opt,name=assigned_unit,json=assignedUnit,proto3" json:"assigned_unit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Acknowledgement) Reset() {
+	*x = Acknowledgement{}
+	mi := &file_focalpoint_message_v1_message_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Acknowledgement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Acknowledgement) ProtoMessage() {}
+
+func (x *Acknowledgement) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_message_v1_message_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Acknowledgement.ProtoReflect.Descriptor instead.
+func (*Acknowledgement) Descriptor() ([]byte, []int) {
+	return file_focalpoint_message_v1_message_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *Acknowledgement) GetStatus() AcknowledgementStatus {
+	if x != nil {
+		return x.Status
+	}
+	return AcknowledgementStatus_ACKNOWLEDGEMENT_STATUS_UNSPECIFIED
+}
+
+func (x *Acknowledgement) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *Acknowledgement) GetAssignedUnit() string {
+	if x != nil {
+		return x.AssignedUnit
+	}
+	return ""
+}
+
+// OutcomeCount is how many outcomes of one kind a period had.
+type OutcomeCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The outcome counted.
+	Outcome Outcome `protobuf:"varint,1,opt,name=outcome,proto3,enum=focalpoint.message.v1.Outcome" json:"outcome,omitempty"`
+	// Required. How many; 0 to 1,000,000.
+	Count         uint32 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OutcomeCount) Reset() {
+	*x = OutcomeCount{}
+	mi := &file_focalpoint_message_v1_message_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OutcomeCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OutcomeCount) ProtoMessage() {}
+
+func (x *OutcomeCount) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_message_v1_message_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OutcomeCount.ProtoReflect.Descriptor instead.
+func (*OutcomeCount) Descriptor() ([]byte, []int) {
+	return file_focalpoint_message_v1_message_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *OutcomeCount) GetOutcome() Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return Outcome_OUTCOME_UNSPECIFIED
+}
+
+func (x *OutcomeCount) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+// StatisticsReport carries the monthly counts an agency publishes about the
+// cooperation. It carries no case data and belongs to no case: the header's
+// thread_id and in_reply_to are empty. Every count is the sender's own, for the
+// calendar month named by period, and at most 1,000,000; 0 when there was none.
+type StatisticsReport struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The month counted, YYYY-MM, from 2000-01 and not after the current
+	// month. A report for the current month counts the month so far.
+	Period string `protobuf:"bytes,1,opt,name=period,proto3" json:"period,omitempty"`
+	// Required. Departures the sender's officers deferred as non-procedural
+	// (suspected irregular migrant workers or trafficking victims).
+	DeferredDepartures uint32 `protobuf:"varint,2,opt,name=deferred_departures,json=deferredDepartures,proto3" json:"deferred_departures,omitempty"`
+	// Required. Passport issuances the sender deferred or refused on the same
+	// grounds.
+	DeferredPassportIssuances uint32 `protobuf:"varint,3,opt,name=deferred_passport_issuances,json=deferredPassportIssuances,proto3" json:"deferred_passport_issuances,omitempty"`
+	// Required. SuspectTravellerAlerts the sender sent to the recipient.
+	AlertsSent uint32 `protobuf:"varint,4,opt,name=alerts_sent,json=alertsSent,proto3" json:"alerts_sent,omitempty"`
+	// Required. SuspectTravellerAlerts the sender received from the recipient.
+	AlertsReceived uint32 `protobuf:"varint,5,opt,name=alerts_received,json=alertsReceived,proto3" json:"alerts_received,omitempty"`
+	// Required. CaseReferrals the sender sent to the recipient.
+	ReferralsSent uint32 `protobuf:"varint,6,opt,name=referrals_sent,json=referralsSent,proto3" json:"referrals_sent,omitempty"`
+	// Required. CaseReferrals the sender received from the recipient.
+	ReferralsReceived uint32 `protobuf:"varint,7,opt,name=referrals_received,json=referralsReceived,proto3" json:"referrals_received,omitempty"`
+	// Optional. CaseOutcomes the sender reported to the recipient, counted by
+	// outcome; each outcome at most once, outcomes not listed count 0.
+	OutcomesByType []*OutcomeCount `protobuf:"bytes,8,rep,name=outcomes_by_type,json=outcomesByType,proto3" json:"outcomes_by_type,omitempty"`
+	// Optional. Remarks on the figures, at most 2000 characters; line breaks and
+	// tabs allowed.
+	Notes         string `protobuf:"bytes,9,opt,name=notes,proto3" json:"notes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatisticsReport) Reset() {
+	*x = StatisticsReport{}
+	mi := &file_focalpoint_message_v1_message_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatisticsReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatisticsReport) ProtoMessage() {}
+
+func (x *StatisticsReport) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_message_v1_message_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatisticsReport.ProtoReflect.Descriptor instead.
+func (*StatisticsReport) Descriptor() ([]byte, []int) {
+	return file_focalpoint_message_v1_message_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *StatisticsReport) GetPeriod() string {
+	if x != nil {
+		return x.Period
+	}
+	return ""
+}
+
+func (x *StatisticsReport) GetDeferredDepartures() uint32 {
+	if x != nil {
+		return x.DeferredDepartures
+	}
+	return 0
+}
+
+func (x *StatisticsReport) GetDeferredPassportIssuances() uint32 {
+	if x != nil {
+		return x.DeferredPassportIssuances
+	}
+	return 0
+}
+
+func (x *StatisticsReport) GetAlertsSent() uint32 {
+	if x != nil {
+		return x.AlertsSent
+	}
+	return 0
+}
+
+func (x *StatisticsReport) GetAlertsReceived() uint32 {
+	if x != nil {
+		return x.AlertsReceived
+	}
+	return 0
+}
+
+func (x *StatisticsReport) GetReferralsSent() uint32 {
+	if x != nil {
+		return x.ReferralsSent
+	}
+	return 0
+}
+
+func (x *StatisticsReport) GetReferralsReceived() uint32 {
+	if x != nil {
+		return x.ReferralsReceived
+	}
+	return 0
+}
+
+func (x *StatisticsReport) GetOutcomesByType() []*OutcomeCount {
+	if x != nil {
+		return x.OutcomesByType
+	}
+	return nil
+}
+
+func (x *StatisticsReport) GetNotes() string {
+	if x != nil {
+		return x.Notes
+	}
+	return ""
+}
+
 var File_focalpoint_message_v1_message_proto protoreflect.FileDescriptor
 
 const file_focalpoint_message_v1_message_proto_rawDesc = "" +
@@ -1586,11 +2477,18 @@ const file_focalpoint_message_v1_message_proto_rawDesc = "" +
 	"\tspiffe_id\x18\x02 \x01(\tR\bspiffeId\"e\n" +
 	"\bHandling\x127\n" +
 	"\x04code\x18\x01 \x01(\x0e2#.focalpoint.message.v1.HandlingCodeR\x04code\x12 \n" +
-	"\vrestriction\x18\x02 \x01(\tR\vrestriction\"\xd1\x01\n" +
+	"\vrestriction\x18\x02 \x01(\tR\vrestriction\"\xd1\x04\n" +
 	"\aPayload\x12D\n" +
 	"\x05alert\x18\x01 \x01(\v2,.focalpoint.message.v1.SuspectTravellerAlertH\x00R\x05alert\x12>\n" +
 	"\aoutcome\x18\x02 \x01(\v2\".focalpoint.message.v1.CaseOutcomeH\x00R\aoutcome\x128\n" +
-	"\x04test\x18\x03 \x01(\v2\".focalpoint.message.v1.TestMessageH\x00R\x04testB\x06\n" +
+	"\x04test\x18\x03 \x01(\v2\".focalpoint.message.v1.TestMessageH\x00R\x04test\x12G\n" +
+	"\falert_update\x18\x04 \x01(\v2\".focalpoint.message.v1.AlertUpdateH\x00R\valertUpdate\x12S\n" +
+	"\x10alert_withdrawal\x18\x05 \x01(\v2&.focalpoint.message.v1.AlertWithdrawalH\x00R\x0falertWithdrawal\x12A\n" +
+	"\breferral\x18\x06 \x01(\v2#.focalpoint.message.v1.CaseReferralH\x00R\breferral\x12R\n" +
+	"\x0facknowledgement\x18\a \x01(\v2&.focalpoint.message.v1.AcknowledgementH\x00R\x0facknowledgement\x12I\n" +
+	"\n" +
+	"statistics\x18\b \x01(\v2'.focalpoint.message.v1.StatisticsReportH\x00R\n" +
+	"statisticsB\x06\n" +
 	"\x04kind\"\xb7\x02\n" +
 	"\aSubject\x126\n" +
 	"\x04role\x18\x01 \x01(\x0e2\".focalpoint.message.v1.SubjectRoleR\x04role\x12\x1f\n" +
@@ -1638,7 +2536,55 @@ const file_focalpoint_message_v1_message_proto_rawDesc = "" +
 	"\x05place\x18\x04 \x01(\tR\x05place\x12\x1c\n" +
 	"\tnarrative\x18\x05 \x01(\tR\tnarrative\"#\n" +
 	"\vTestMessage\x12\x14\n" +
-	"\x05nonce\x18\x01 \x01(\tR\x05nonce*\x85\x01\n" +
+	"\x05nonce\x18\x01 \x01(\tR\x05nonce\"%\n" +
+	"\rIndicatorList\x12\x14\n" +
+	"\x05items\x18\x01 \x03(\tR\x05items\"\xd0\x04\n" +
+	"\vAlertUpdate\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x128\n" +
+	"\asubject\x18\x02 \x01(\v2\x1e.focalpoint.message.v1.SubjectR\asubject\x12A\n" +
+	"\bdocument\x18\x03 \x01(\v2%.focalpoint.message.v1.TravelDocumentR\bdocument\x125\n" +
+	"\x06travel\x18\x04 \x01(\v2\x1d.focalpoint.message.v1.TravelR\x06travel\x12@\n" +
+	"\bcategory\x18\x05 \x01(\x0e2$.focalpoint.message.v1.AlertCategoryR\bcategory\x12D\n" +
+	"\n" +
+	"indicators\x18\x06 \x01(\v2$.focalpoint.message.v1.IndicatorListR\n" +
+	"indicators\x12Q\n" +
+	"\x10requested_action\x18\a \x01(\x0e2&.focalpoint.message.v1.RequestedActionR\x0frequestedAction\x128\n" +
+	"\aurgency\x18\b \x01(\x0e2\x1e.focalpoint.message.v1.UrgencyR\aurgency\x12%\n" +
+	"\x0eurgency_reason\x18\t \x01(\tR\rurgencyReason\x129\n" +
+	"\n" +
+	"expires_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\x96\x01\n" +
+	"\x0fAlertWithdrawal\x12H\n" +
+	"\vreason_code\x18\x01 \x01(\x0e2'.focalpoint.message.v1.WithdrawalReasonR\n" +
+	"reasonCode\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12!\n" +
+	"\fduplicate_of\x18\x03 \x01(\tR\vduplicateOf\"\xf6\x02\n" +
+	"\fCaseReferral\x127\n" +
+	"\x04type\x18\x01 \x01(\x0e2#.focalpoint.message.v1.ReferralTypeR\x04type\x12:\n" +
+	"\bsubjects\x18\x02 \x03(\v2\x1e.focalpoint.message.v1.SubjectR\bsubjects\x12\x14\n" +
+	"\x05facts\x18\x03 \x01(\tR\x05facts\x121\n" +
+	"\x14requested_assistance\x18\x04 \x01(\tR\x13requestedAssistance\x12G\n" +
+	"\x11response_deadline\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x10responseDeadline\x128\n" +
+	"\aurgency\x18\x06 \x01(\x0e2\x1e.focalpoint.message.v1.UrgencyR\aurgency\x12%\n" +
+	"\x0eurgency_reason\x18\a \x01(\tR\rurgencyReason\"\x90\x01\n" +
+	"\x0fAcknowledgement\x12D\n" +
+	"\x06status\x18\x01 \x01(\x0e2,.focalpoint.message.v1.AcknowledgementStatusR\x06status\x12\x12\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\x12#\n" +
+	"\rassigned_unit\x18\x03 \x01(\tR\fassignedUnit\"^\n" +
+	"\fOutcomeCount\x128\n" +
+	"\aoutcome\x18\x01 \x01(\x0e2\x1e.focalpoint.message.v1.OutcomeR\aoutcome\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\rR\x05count\"\xa0\x03\n" +
+	"\x10StatisticsReport\x12\x16\n" +
+	"\x06period\x18\x01 \x01(\tR\x06period\x12/\n" +
+	"\x13deferred_departures\x18\x02 \x01(\rR\x12deferredDepartures\x12>\n" +
+	"\x1bdeferred_passport_issuances\x18\x03 \x01(\rR\x19deferredPassportIssuances\x12\x1f\n" +
+	"\valerts_sent\x18\x04 \x01(\rR\n" +
+	"alertsSent\x12'\n" +
+	"\x0falerts_received\x18\x05 \x01(\rR\x0ealertsReceived\x12%\n" +
+	"\x0ereferrals_sent\x18\x06 \x01(\rR\rreferralsSent\x12-\n" +
+	"\x12referrals_received\x18\a \x01(\rR\x11referralsReceived\x12M\n" +
+	"\x10outcomes_by_type\x18\b \x03(\v2#.focalpoint.message.v1.OutcomeCountR\x0eoutcomesByType\x12\x14\n" +
+	"\x05notes\x18\t \x01(\tR\x05notes*\x85\x01\n" +
 	"\fHandlingCode\x12\x1d\n" +
 	"\x19HANDLING_CODE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10HANDLING_CODE_H0\x10\x01\x12\x14\n" +
@@ -1699,7 +2645,23 @@ const file_focalpoint_message_v1_message_proto_rawDesc = "" +
 	"\x10OUTCOME_DEPORTED\x10\b\x12$\n" +
 	" OUTCOME_REFERRED_FOR_PROSECUTION\x10\t\x12\x1d\n" +
 	"\x19OUTCOME_NO_FURTHER_ACTION\x10\n" +
-	"BRZPgithub.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/message/v1;messagev1b\x06proto3"
+	"*\xb0\x01\n" +
+	"\x10WithdrawalReason\x12!\n" +
+	"\x1dWITHDRAWAL_REASON_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17WITHDRAWAL_REASON_ERROR\x10\x01\x12\x1e\n" +
+	"\x1aWITHDRAWAL_REASON_RESOLVED\x10\x02\x12\x1f\n" +
+	"\x1bWITHDRAWAL_REASON_DUPLICATE\x10\x03\x12\x1b\n" +
+	"\x17WITHDRAWAL_REASON_OTHER\x10\x04*\xc6\x01\n" +
+	"\fReferralType\x12\x1d\n" +
+	"\x19REFERRAL_TYPE_UNSPECIFIED\x10\x00\x12%\n" +
+	"!REFERRAL_TYPE_VICTIM_REPATRIATION\x10\x01\x12'\n" +
+	"#REFERRAL_TYPE_INVESTIGATION_REQUEST\x10\x02\x12!\n" +
+	"\x1dREFERRAL_TYPE_DOCUMENT_MISUSE\x10\x03\x12$\n" +
+	" REFERRAL_TYPE_DEPORTATION_NOTICE\x10\x04*\x9a\x01\n" +
+	"\x15AcknowledgementStatus\x12&\n" +
+	"\"ACKNOWLEDGEMENT_STATUS_UNSPECIFIED\x10\x00\x12.\n" +
+	"*ACKNOWLEDGEMENT_STATUS_ACCEPTED_FOR_ACTION\x10\x01\x12)\n" +
+	"%ACKNOWLEDGEMENT_STATUS_NOT_ACTIONABLE\x10\x02BRZPgithub.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/message/v1;messagev1b\x06proto3"
 
 var (
 	file_focalpoint_message_v1_message_proto_rawDescOnce sync.Once
@@ -1713,8 +2675,8 @@ func file_focalpoint_message_v1_message_proto_rawDescGZIP() []byte {
 	return file_focalpoint_message_v1_message_proto_rawDescData
 }
 
-var file_focalpoint_message_v1_message_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
-var file_focalpoint_message_v1_message_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_focalpoint_message_v1_message_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
+var file_focalpoint_message_v1_message_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_focalpoint_message_v1_message_proto_goTypes = []any{
 	(HandlingCode)(0),             // 0: focalpoint.message.v1.HandlingCode
 	(SubjectRole)(0),              // 1: focalpoint.message.v1.SubjectRole
@@ -1726,50 +2688,81 @@ var file_focalpoint_message_v1_message_proto_goTypes = []any{
 	(Urgency)(0),                  // 7: focalpoint.message.v1.Urgency
 	(OutcomeResult)(0),            // 8: focalpoint.message.v1.OutcomeResult
 	(Outcome)(0),                  // 9: focalpoint.message.v1.Outcome
-	(*Message)(nil),               // 10: focalpoint.message.v1.Message
-	(*Header)(nil),                // 11: focalpoint.message.v1.Header
-	(*Party)(nil),                 // 12: focalpoint.message.v1.Party
-	(*Handling)(nil),              // 13: focalpoint.message.v1.Handling
-	(*Payload)(nil),               // 14: focalpoint.message.v1.Payload
-	(*Subject)(nil),               // 15: focalpoint.message.v1.Subject
-	(*TravelDocument)(nil),        // 16: focalpoint.message.v1.TravelDocument
-	(*Travel)(nil),                // 17: focalpoint.message.v1.Travel
-	(*SuspectTravellerAlert)(nil), // 18: focalpoint.message.v1.SuspectTravellerAlert
-	(*CaseOutcome)(nil),           // 19: focalpoint.message.v1.CaseOutcome
-	(*TestMessage)(nil),           // 20: focalpoint.message.v1.TestMessage
-	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
+	(WithdrawalReason)(0),         // 10: focalpoint.message.v1.WithdrawalReason
+	(ReferralType)(0),             // 11: focalpoint.message.v1.ReferralType
+	(AcknowledgementStatus)(0),    // 12: focalpoint.message.v1.AcknowledgementStatus
+	(*Message)(nil),               // 13: focalpoint.message.v1.Message
+	(*Header)(nil),                // 14: focalpoint.message.v1.Header
+	(*Party)(nil),                 // 15: focalpoint.message.v1.Party
+	(*Handling)(nil),              // 16: focalpoint.message.v1.Handling
+	(*Payload)(nil),               // 17: focalpoint.message.v1.Payload
+	(*Subject)(nil),               // 18: focalpoint.message.v1.Subject
+	(*TravelDocument)(nil),        // 19: focalpoint.message.v1.TravelDocument
+	(*Travel)(nil),                // 20: focalpoint.message.v1.Travel
+	(*SuspectTravellerAlert)(nil), // 21: focalpoint.message.v1.SuspectTravellerAlert
+	(*CaseOutcome)(nil),           // 22: focalpoint.message.v1.CaseOutcome
+	(*TestMessage)(nil),           // 23: focalpoint.message.v1.TestMessage
+	(*IndicatorList)(nil),         // 24: focalpoint.message.v1.IndicatorList
+	(*AlertUpdate)(nil),           // 25: focalpoint.message.v1.AlertUpdate
+	(*AlertWithdrawal)(nil),       // 26: focalpoint.message.v1.AlertWithdrawal
+	(*CaseReferral)(nil),          // 27: focalpoint.message.v1.CaseReferral
+	(*Acknowledgement)(nil),       // 28: focalpoint.message.v1.Acknowledgement
+	(*OutcomeCount)(nil),          // 29: focalpoint.message.v1.OutcomeCount
+	(*StatisticsReport)(nil),      // 30: focalpoint.message.v1.StatisticsReport
+	(*timestamppb.Timestamp)(nil), // 31: google.protobuf.Timestamp
 }
 var file_focalpoint_message_v1_message_proto_depIdxs = []int32{
-	11, // 0: focalpoint.message.v1.Message.header:type_name -> focalpoint.message.v1.Header
-	14, // 1: focalpoint.message.v1.Message.payload:type_name -> focalpoint.message.v1.Payload
-	12, // 2: focalpoint.message.v1.Header.sender:type_name -> focalpoint.message.v1.Party
-	12, // 3: focalpoint.message.v1.Header.recipient:type_name -> focalpoint.message.v1.Party
-	21, // 4: focalpoint.message.v1.Header.created_at:type_name -> google.protobuf.Timestamp
-	13, // 5: focalpoint.message.v1.Header.handling:type_name -> focalpoint.message.v1.Handling
+	14, // 0: focalpoint.message.v1.Message.header:type_name -> focalpoint.message.v1.Header
+	17, // 1: focalpoint.message.v1.Message.payload:type_name -> focalpoint.message.v1.Payload
+	15, // 2: focalpoint.message.v1.Header.sender:type_name -> focalpoint.message.v1.Party
+	15, // 3: focalpoint.message.v1.Header.recipient:type_name -> focalpoint.message.v1.Party
+	31, // 4: focalpoint.message.v1.Header.created_at:type_name -> google.protobuf.Timestamp
+	16, // 5: focalpoint.message.v1.Header.handling:type_name -> focalpoint.message.v1.Handling
 	0,  // 6: focalpoint.message.v1.Handling.code:type_name -> focalpoint.message.v1.HandlingCode
-	18, // 7: focalpoint.message.v1.Payload.alert:type_name -> focalpoint.message.v1.SuspectTravellerAlert
-	19, // 8: focalpoint.message.v1.Payload.outcome:type_name -> focalpoint.message.v1.CaseOutcome
-	20, // 9: focalpoint.message.v1.Payload.test:type_name -> focalpoint.message.v1.TestMessage
-	1,  // 10: focalpoint.message.v1.Subject.role:type_name -> focalpoint.message.v1.SubjectRole
-	2,  // 11: focalpoint.message.v1.Subject.sex:type_name -> focalpoint.message.v1.Sex
-	3,  // 12: focalpoint.message.v1.TravelDocument.type:type_name -> focalpoint.message.v1.DocumentType
-	4,  // 13: focalpoint.message.v1.Travel.direction:type_name -> focalpoint.message.v1.TravelDirection
-	21, // 14: focalpoint.message.v1.Travel.scheduled_at:type_name -> google.protobuf.Timestamp
-	15, // 15: focalpoint.message.v1.SuspectTravellerAlert.subject:type_name -> focalpoint.message.v1.Subject
-	16, // 16: focalpoint.message.v1.SuspectTravellerAlert.document:type_name -> focalpoint.message.v1.TravelDocument
-	17, // 17: focalpoint.message.v1.SuspectTravellerAlert.travel:type_name -> focalpoint.message.v1.Travel
-	5,  // 18: focalpoint.message.v1.SuspectTravellerAlert.category:type_name -> focalpoint.message.v1.AlertCategory
-	6,  // 19: focalpoint.message.v1.SuspectTravellerAlert.requested_action:type_name -> focalpoint.message.v1.RequestedAction
-	7,  // 20: focalpoint.message.v1.SuspectTravellerAlert.urgency:type_name -> focalpoint.message.v1.Urgency
-	21, // 21: focalpoint.message.v1.SuspectTravellerAlert.expires_at:type_name -> google.protobuf.Timestamp
-	8,  // 22: focalpoint.message.v1.CaseOutcome.result:type_name -> focalpoint.message.v1.OutcomeResult
-	9,  // 23: focalpoint.message.v1.CaseOutcome.outcome:type_name -> focalpoint.message.v1.Outcome
-	21, // 24: focalpoint.message.v1.CaseOutcome.occurred_at:type_name -> google.protobuf.Timestamp
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	21, // 7: focalpoint.message.v1.Payload.alert:type_name -> focalpoint.message.v1.SuspectTravellerAlert
+	22, // 8: focalpoint.message.v1.Payload.outcome:type_name -> focalpoint.message.v1.CaseOutcome
+	23, // 9: focalpoint.message.v1.Payload.test:type_name -> focalpoint.message.v1.TestMessage
+	25, // 10: focalpoint.message.v1.Payload.alert_update:type_name -> focalpoint.message.v1.AlertUpdate
+	26, // 11: focalpoint.message.v1.Payload.alert_withdrawal:type_name -> focalpoint.message.v1.AlertWithdrawal
+	27, // 12: focalpoint.message.v1.Payload.referral:type_name -> focalpoint.message.v1.CaseReferral
+	28, // 13: focalpoint.message.v1.Payload.acknowledgement:type_name -> focalpoint.message.v1.Acknowledgement
+	30, // 14: focalpoint.message.v1.Payload.statistics:type_name -> focalpoint.message.v1.StatisticsReport
+	1,  // 15: focalpoint.message.v1.Subject.role:type_name -> focalpoint.message.v1.SubjectRole
+	2,  // 16: focalpoint.message.v1.Subject.sex:type_name -> focalpoint.message.v1.Sex
+	3,  // 17: focalpoint.message.v1.TravelDocument.type:type_name -> focalpoint.message.v1.DocumentType
+	4,  // 18: focalpoint.message.v1.Travel.direction:type_name -> focalpoint.message.v1.TravelDirection
+	31, // 19: focalpoint.message.v1.Travel.scheduled_at:type_name -> google.protobuf.Timestamp
+	18, // 20: focalpoint.message.v1.SuspectTravellerAlert.subject:type_name -> focalpoint.message.v1.Subject
+	19, // 21: focalpoint.message.v1.SuspectTravellerAlert.document:type_name -> focalpoint.message.v1.TravelDocument
+	20, // 22: focalpoint.message.v1.SuspectTravellerAlert.travel:type_name -> focalpoint.message.v1.Travel
+	5,  // 23: focalpoint.message.v1.SuspectTravellerAlert.category:type_name -> focalpoint.message.v1.AlertCategory
+	6,  // 24: focalpoint.message.v1.SuspectTravellerAlert.requested_action:type_name -> focalpoint.message.v1.RequestedAction
+	7,  // 25: focalpoint.message.v1.SuspectTravellerAlert.urgency:type_name -> focalpoint.message.v1.Urgency
+	31, // 26: focalpoint.message.v1.SuspectTravellerAlert.expires_at:type_name -> google.protobuf.Timestamp
+	8,  // 27: focalpoint.message.v1.CaseOutcome.result:type_name -> focalpoint.message.v1.OutcomeResult
+	9,  // 28: focalpoint.message.v1.CaseOutcome.outcome:type_name -> focalpoint.message.v1.Outcome
+	31, // 29: focalpoint.message.v1.CaseOutcome.occurred_at:type_name -> google.protobuf.Timestamp
+	18, // 30: focalpoint.message.v1.AlertUpdate.subject:type_name -> focalpoint.message.v1.Subject
+	19, // 31: focalpoint.message.v1.AlertUpdate.document:type_name -> focalpoint.message.v1.TravelDocument
+	20, // 32: focalpoint.message.v1.AlertUpdate.travel:type_name -> focalpoint.message.v1.Travel
+	5,  // 33: focalpoint.message.v1.AlertUpdate.category:type_name -> focalpoint.message.v1.AlertCategory
+	24, // 34: focalpoint.message.v1.AlertUpdate.indicators:type_name -> focalpoint.message.v1.IndicatorList
+	6,  // 35: focalpoint.message.v1.AlertUpdate.requested_action:type_name -> focalpoint.message.v1.RequestedAction
+	7,  // 36: focalpoint.message.v1.AlertUpdate.urgency:type_name -> focalpoint.message.v1.Urgency
+	31, // 37: focalpoint.message.v1.AlertUpdate.expires_at:type_name -> google.protobuf.Timestamp
+	10, // 38: focalpoint.message.v1.AlertWithdrawal.reason_code:type_name -> focalpoint.message.v1.WithdrawalReason
+	11, // 39: focalpoint.message.v1.CaseReferral.type:type_name -> focalpoint.message.v1.ReferralType
+	18, // 40: focalpoint.message.v1.CaseReferral.subjects:type_name -> focalpoint.message.v1.Subject
+	31, // 41: focalpoint.message.v1.CaseReferral.response_deadline:type_name -> google.protobuf.Timestamp
+	7,  // 42: focalpoint.message.v1.CaseReferral.urgency:type_name -> focalpoint.message.v1.Urgency
+	12, // 43: focalpoint.message.v1.Acknowledgement.status:type_name -> focalpoint.message.v1.AcknowledgementStatus
+	9,  // 44: focalpoint.message.v1.OutcomeCount.outcome:type_name -> focalpoint.message.v1.Outcome
+	29, // 45: focalpoint.message.v1.StatisticsReport.outcomes_by_type:type_name -> focalpoint.message.v1.OutcomeCount
+	46, // [46:46] is the sub-list for method output_type
+	46, // [46:46] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_focalpoint_message_v1_message_proto_init() }
@@ -1781,14 +2774,19 @@ func file_focalpoint_message_v1_message_proto_init() {
 		(*Payload_Alert)(nil),
 		(*Payload_Outcome)(nil),
 		(*Payload_Test)(nil),
+		(*Payload_AlertUpdate)(nil),
+		(*Payload_AlertWithdrawal)(nil),
+		(*Payload_Referral)(nil),
+		(*Payload_Acknowledgement)(nil),
+		(*Payload_Statistics)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_focalpoint_message_v1_message_proto_rawDesc), len(file_focalpoint_message_v1_message_proto_rawDesc)),
-			NumEnums:      10,
-			NumMessages:   11,
+			NumEnums:      13,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
