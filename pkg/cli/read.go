@@ -31,20 +31,7 @@ func newInboxCmd() *cobra.Command {
 		if asJSON {
 			return writeProtoJSON(cmd.OutOrStdout(), resp)
 		}
-		w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "HANDLING\tRECEIVED\tKIND\tMESSAGE\tCASE\tFROM\tSIGNATURE\tRECEIPT")
-		for _, r := range resp.GetRecords() {
-			h := r.GetMessage().GetHeader()
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-				handlingName(h.GetHandling()), receivedAt(r), payloadKind(r.GetMessage()), h.GetMessageId(),
-				orDash(h.GetThreadId()), h.GetSender().GetAgency(), signature(r), receiptName(r.GetReceiptStatus()))
-		}
-		if err := w.Flush(); err != nil {
-			return err
-		}
-		if len(resp.GetRecords()) == 0 {
-			fmt.Fprintln(cmd.OutOrStdout(), "(no messages)")
-		}
+		writeRecords(cmd.OutOrStdout(), resp.GetRecords(), time.Now())
 		if t := resp.GetNextPageToken(); t != "" {
 			fmt.Fprintf(cmd.OutOrStdout(), "more: --page-token %s\n", t)
 		}

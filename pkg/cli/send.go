@@ -83,13 +83,7 @@ func newSendCmd(kind, short string, reply bool, isKind func(*focalv1.Draft) bool
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), map[string]any{
-					"message_id": resp.GetMessageId(), "ledger_index": resp.GetLedgerIndex(), "thread_id": resp.GetThreadId(),
-				})
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "accepted %s %s\nledger index %d\ncase %s\n", kind, resp.GetMessageId(), resp.GetLedgerIndex(), resp.GetThreadId())
-			return nil
+			return submitted(cmd, asJSON, kind, resp)
 		},
 	}
 	cf.register(c)

@@ -11,9 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,9 +29,13 @@ var ErrInvalid = errors.New("config: invalid")
 
 // Defaults for keys a config may leave out.
 const (
-	DefaultMaxMessageBytes  = 256 << 10
-	DefaultClockSkew        = 10 * time.Minute
-	DefaultMaxMessageAge    = 30 * 24 * time.Hour
+	DefaultMaxMessageBytes = 256 << 10
+	DefaultClockSkew       = 10 * time.Minute
+	DefaultMaxMessageAge   = 30 * 24 * time.Hour
+	// The answer times follow EU practice for requests between law-enforcement
+	// bodies: eight hours when urgent, seven days otherwise.
+	DefaultUrgentDeadline   = 8 * time.Hour
+	DefaultNormalDeadline   = 7 * 24 * time.Hour
 	DefaultDeliveryWorkers  = 16
 	DefaultInitialBackoff   = 200 * time.Millisecond
 	DefaultMaxBackoff       = 30 * time.Second
@@ -49,7 +56,9 @@ type File struct {
 	Local       LocalFile       `json:"local,omitempty"`
 	Delivery    DeliveryFile    `json:"delivery,omitempty"`
 	Limits      LimitsFile      `json:"limits,omitempty"`
+	Deadlines   DeadlinesFile   `json:"deadlines,omitempty"`
 	Metrics     MetricsFile     `json:"metrics,omitempty"`
+	Health      HealthFile      `json:"health,omitempty"`
 	Log         LogFile         `json:"log,omitempty"`
 }
 
@@ -62,11 +71,15 @@ type NodeFile struct {
 	LogKey      string `json:"log_key,omitempty"`
 }
 
-// IdentityFile is where the node's X.509-SVID comes from.
+// IdentityFile is where the node's X.509-SVID comes from: files
+// (svid_cert, svid_key, bundle) or the SPIFFE Workload API
+// (workload_api_socket), never both. See identity.go for the rules.
 type IdentityFile struct {
-	SVIDCert string `json:"svid_cert,omitempty"`
-	SVIDKey  string `json:"svid_key,omitempty"`
-	Bundle   string `json:"bundle,omitempty"`
+	SVIDCert          string   `json:"svid_cert,omitempty"`
+	SVIDKey           string   `json:"svid_key,omitempty"`
+	Bundle            string   `json:"bundle,omitempty"`
+	WorkloadAPISocket string   `json:"workload_api_socket,omitempty"`
+	ReloadInterval    Duration `json:"reload_interval,omitempty"`
 }
 
 // CounterpartFile is the one node this node talks to.
@@ -77,6 +90,9 @@ type CounterpartFile struct {
 	Bundle      string `json:"bundle,omitempty"`
 	MessagesKey string `json:"messages_key,omitempty"`
 	LogKey      string `json:"log_key,omitempty"`
+	// BundleEndpointURL and BundleEndpointSpiffeID: see identity.go.
+	BundleEndpointURL      string `json:"bundle_endpoint_url,omitempty"`
+	BundleEndpointSpiffeID string `json:"bundle_endpoint_spiffe_id,omitempty"`
 }
 
 // PeerFile is the node-to-node listener.
@@ -86,9 +102,14 @@ type PeerFile struct {
 
 // LocalFile is the local API listener.
 type LocalFile struct {
-	Socket     string   `json:"socket,omitempty"`
-	Listen     string   `json:"listen,omitempty"`
-	AllowedIDs []string `json:"allowed_ids,omitempty"`
+	Socket string `json:"socket,omitempty"`
+	Listen string `json:"listen,omitempty"`
+	// Roles gives SPIFFE IDs of this trust domain their role on local.listen:
+	// officer, supervisor or auditor. Other IDs are admitted by TLS and may do
+	// nothing.
+	Roles map[string][]string `json:"roles,omitempty"`
+	// SocketRole is the role of callers on the unix socket; supervisor by default.
+	SocketRole string `json:"socket_role,omitempty"`
 }
 
 // DeliveryFile tunes the delivery loop.
@@ -107,8 +128,20 @@ type LimitsFile struct {
 	MaxMessageAge   Duration `json:"max_message_age,omitempty"`
 }
 
+// DeadlinesFile sets the link's agreed answer times for alerts and referrals.
+type DeadlinesFile struct {
+	Urgent Duration `json:"urgent,omitempty"`
+	Normal Duration `json:"normal,omitempty"`
+}
+
 // MetricsFile is the Prometheus listener.
 type MetricsFile struct {
+	Listen string `json:"listen,omitempty"`
+}
+
+// HealthFile is a plaintext listener serving only the gRPC health service,
+// for probes (a kubelet's gRPC probe speaks no mutual TLS).
+type HealthFile struct {
 	Listen string `json:"listen,omitempty"`
 }
 
@@ -118,15 +151,22 @@ type LogFile struct {
 	Format string `json:"format,omitempty"`
 }
 
+// Roles are the roles a local API caller may have.
+var Roles = []string{"officer", "supervisor", "auditor"}
+
 // Duration is a time.Duration written as "30s" or "5m".
 type Duration time.Duration
 
+// badDuration marks a value that did not parse, so that validation can name
+// the key: the JSON decoder does not say which key a custom type failed in.
+const badDuration = Duration(math.MinInt64)
+
 // UnmarshalJSON parses a Go duration string.
 func (d *Duration) UnmarshalJSON(b []byte) error {
-	s := strings.Trim(string(b), `"`)
-	v, err := time.ParseDuration(s)
+	v, err := time.ParseDuration(strings.Trim(string(b), `"`))
 	if err != nil {
-		return fmt.Errorf("not a duration (e.g. 30s, 5m): %q", s)
+		*d = badDuration
+		return nil
 	}
 	*d = Duration(v)
 	return nil
@@ -149,17 +189,29 @@ type Config struct {
 	MessagesKey string
 	LogKey      string
 
+	// SVIDCert, SVIDKey and Bundle are set for an identity from files;
+	// WorkloadAPISocket instead for one from the SPIFFE Workload API.
 	SVIDCert, SVIDKey, Bundle string
+	WorkloadAPISocket         string
+	// IdentityReloadInterval is how often identity files (the SVID's and
+	// every bundle file) are checked for changes.
+	IdentityReloadInterval time.Duration
 
 	Counterpart Counterpart
 
 	PeerListen string
 
-	LocalSocket  string
-	LocalListen  string
+	LocalSocket string
+	LocalListen string
+	// LocalAllowed lists every SPIFFE ID given a role, for display.
 	LocalAllowed []spiffeid.ID
+	// LocalRoles is each SPIFFE ID's role on local.listen.
+	LocalRoles map[spiffeid.ID]string
+	// SocketRole is the role of callers on the unix socket.
+	SocketRole string
 
 	MetricsListen string
+	HealthListen  string
 
 	Workers        int
 	InitialBackoff time.Duration
@@ -171,18 +223,27 @@ type Config struct {
 	ClockSkew       time.Duration
 	MaxMessageAge   time.Duration
 
+	UrgentDeadline, NormalDeadline time.Duration
+
 	LogLevel  slog.Level
 	LogFormat string
 }
 
 // Counterpart is the other node.
 type Counterpart struct {
-	Agency      string
-	ID          spiffeid.ID
-	Address     string
+	Agency  string
+	ID      spiffeid.ID
+	Address string
+	// Bundle is the counterpart's bundle file; empty when the bundle comes
+	// only from the Workload API or the bundle endpoint.
 	Bundle      string
 	MessagesKey string
 	LogKey      string
+	// BundleEndpointURL, if set, is the counterpart's SPIFFE bundle endpoint,
+	// and BundleEndpointID the SPIFFE ID it presents (https_spiffe; zero for
+	// https_web).
+	BundleEndpointURL string
+	BundleEndpointID  spiffeid.ID
 }
 
 // LedgerName is the ledger's name in checkpoints and CONFIG entries, e.g.
@@ -306,6 +367,8 @@ func (f *File) validate(dir string) (*Config, error) {
 	}
 	duration := func(key string, v Duration, def time.Duration) time.Duration {
 		switch {
+		case v == badDuration:
+			p.addf("%s is not a duration (e.g. 30s, 5m, 8h)", key)
 		case v < 0:
 			p.addf("%s must not be negative", key)
 		case v == 0:
@@ -320,20 +383,17 @@ func (f *File) validate(dir string) (*Config, error) {
 		StateDir:    path("node.state_dir", f.Node.StateDir),
 		MessagesKey: path("node.messages_key", f.Node.MessagesKey),
 		LogKey:      path("node.log_key", f.Node.LogKey),
-		SVIDCert:    path("identity.svid_cert", f.Identity.SVIDCert),
-		SVIDKey:     path("identity.svid_key", f.Identity.SVIDKey),
-		Bundle:      path("identity.bundle", f.Identity.Bundle),
 		Counterpart: Counterpart{
 			Agency:      agency("counterpart.agency", f.Counterpart.Agency),
 			ID:          id("counterpart.spiffe_id", f.Counterpart.SpiffeID),
 			Address:     address("counterpart.address", f.Counterpart.Address, true),
-			Bundle:      path("counterpart.bundle", f.Counterpart.Bundle),
 			MessagesKey: path("counterpart.messages_key", f.Counterpart.MessagesKey),
 			LogKey:      path("counterpart.log_key", f.Counterpart.LogKey),
 		},
 		PeerListen:      address("peer.listen", f.Peer.Listen, true),
 		LocalListen:     address("local.listen", f.Local.Listen, false),
 		MetricsListen:   address("metrics.listen", f.Metrics.Listen, false),
+		HealthListen:    address("health.listen", f.Health.Listen, false),
 		Workers:         positive("delivery.workers", f.Delivery.Workers, DefaultDeliveryWorkers),
 		InitialBackoff:  duration("delivery.initial_backoff", f.Delivery.InitialBackoff, DefaultInitialBackoff),
 		MaxBackoff:      duration("delivery.max_backoff", f.Delivery.MaxBackoff, DefaultMaxBackoff),
@@ -342,8 +402,11 @@ func (f *File) validate(dir string) (*Config, error) {
 		MaxMessageBytes: positive("limits.max_message_bytes", f.Limits.MaxMessageBytes, DefaultMaxMessageBytes),
 		ClockSkew:       duration("limits.clock_skew", f.Limits.ClockSkew, DefaultClockSkew),
 		MaxMessageAge:   duration("limits.max_message_age", f.Limits.MaxMessageAge, DefaultMaxMessageAge),
+		UrgentDeadline:  duration("deadlines.urgent", f.Deadlines.Urgent, DefaultUrgentDeadline),
+		NormalDeadline:  duration("deadlines.normal", f.Deadlines.Normal, DefaultNormalDeadline),
 		LogFormat:       f.Log.Format,
 	}
+	f.validateIdentity(c, &p, path)
 	if c.StateDir != "" {
 		c.LedgerPath = filepath.Join(c.StateDir, DefaultLedgerFileName)
 		c.LocalSocket = filepath.Join(c.StateDir, DefaultLocalSocketName)
@@ -368,15 +431,37 @@ func (f *File) validate(dir string) (*Config, error) {
 	if c.Agency != "" && c.Agency == c.Counterpart.Agency {
 		p.addf("counterpart.agency must differ from node.agency")
 	}
-	for i, s := range f.Local.AllowedIDs {
-		x := id(fmt.Sprintf("local.allowed_ids[%d]", i), s)
-		if !x.IsZero() && !c.ID.IsZero() && x.TrustDomain() != c.ID.TrustDomain() {
-			p.addf("local.allowed_ids[%d]: %s is not in this node's trust domain %s", i, x, c.ID.TrustDomain())
+	c.LocalRoles = map[spiffeid.ID]string{}
+	for _, role := range slices.Sorted(maps.Keys(f.Local.Roles)) {
+		if !slices.Contains(Roles, role) {
+			p.addf("local.roles: %q is not a role (%s)", role, strings.Join(Roles, ", "))
+			continue
 		}
-		c.LocalAllowed = append(c.LocalAllowed, x)
+		for i, s := range f.Local.Roles[role] {
+			key := fmt.Sprintf("local.roles.%s[%d]", role, i)
+			x := id(key, s)
+			if x.IsZero() {
+				continue
+			}
+			if !c.ID.IsZero() && x.TrustDomain() != c.ID.TrustDomain() {
+				p.addf("%s: %s is not in this node's trust domain %s", key, x, c.ID.TrustDomain())
+			}
+			if prev, dup := c.LocalRoles[x]; dup {
+				p.addf("%s: %s already has the role %s", key, x, prev)
+			}
+			c.LocalRoles[x] = role
+			c.LocalAllowed = append(c.LocalAllowed, x)
+		}
 	}
-	if c.LocalListen != "" && len(c.LocalAllowed) == 0 {
-		p.addf("local.allowed_ids must list the SPIFFE IDs admitted when local.listen is set")
+	if c.LocalListen != "" && len(c.LocalRoles) == 0 {
+		p.addf("local.roles must give at least one SPIFFE ID a role when local.listen is set")
+	}
+	c.SocketRole = f.Local.SocketRole
+	switch {
+	case c.SocketRole == "":
+		c.SocketRole = "supervisor"
+	case !slices.Contains(Roles, c.SocketRole):
+		p.addf("local.socket_role: %q is not a role (%s)", c.SocketRole, strings.Join(Roles, ", "))
 	}
 	switch strings.ToLower(f.Log.Level) {
 	case "", "info":

@@ -60,6 +60,7 @@ func NewReceiver(link Link, l *ledger.Ledger, opts ReceiverOptions) *Receiver {
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
+	r.log = r.log.With("peer", link.PeerID.String())
 	if r.metrics == nil {
 		r.metrics = NewMetrics(nil)
 	}

@@ -97,6 +97,7 @@ func NewSender(link Link, l *ledger.Ledger, conn grpc.ClientConnInterface, opts 
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.log = s.log.With("peer", link.PeerID.String())
 	if s.metrics == nil {
 		s.metrics = NewMetrics(nil)
 	}

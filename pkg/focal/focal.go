@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -16,6 +17,7 @@ import (
 	"github.com/focalpoint-gateway/focalpoint/pkg/exchange"
 	focalv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/focal/v1"
 	ledgerv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/ledger/v1"
+	messagev1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/message/v1"
 	"github.com/focalpoint-gateway/focalpoint/pkg/ledger"
 	"github.com/focalpoint-gateway/focalpoint/pkg/message"
 )
@@ -34,17 +36,30 @@ type Server struct {
 	ledger *ledger.Ledger
 	// own verifies this node's signatures, peer the counterpart's.
 	own, peer note.Verifiers
+	deadlines exchange.Deadlines
+	now       func() time.Time
 }
 
 // NewServer makes the local API over a node's sender and ledger.
-func NewServer(s *exchange.Sender, l *ledger.Ledger, own, peer note.Verifiers) *Server {
-	return &Server{sender: s, ledger: l, own: own, peer: peer}
+func NewServer(s *exchange.Sender, l *ledger.Ledger, own, peer note.Verifiers, d exchange.Deadlines) *Server {
+	return &Server{sender: s, ledger: l, own: own, peer: peer, deadlines: d, now: time.Now}
 }
 
 // SubmitMessage signs, ledgers and queues a draft.
 func (s *Server) SubmitMessage(ctx context.Context, req *focalv1.SubmitMessageRequest) (*focalv1.SubmitMessageResponse, error) {
 	if req.GetDraft() == nil {
 		return nil, &message.ValidationError{Violations: []message.FieldViolation{{Field: "draft", Description: "required"}}}
+	}
+	// Sending needs more than the method's permission for some kinds.
+	switch req.GetDraft().GetPayload().GetKind().(type) {
+	case *messagev1.Payload_AlertWithdrawal:
+		if err := allow(ctx, Withdraw, "SubmitMessage"); err != nil {
+			return nil, err
+		}
+	case *messagev1.Payload_Acknowledgement:
+		if err := allow(ctx, Acknowledge, "SubmitMessage"); err != nil {
+			return nil, err
+		}
 	}
 	res, err := s.sender.Submit(ctx, req.GetDraft())
 	if err != nil {
@@ -240,6 +255,9 @@ func (s *Server) record(id string) (*focalv1.MessageRecord, error) {
 			return nil, fmt.Errorf("%w: receipt in entry %d: %w", ledger.ErrCorrupt, e.GetIndex(), err)
 		}
 		rec.Receipt, rec.ReceiptSha256 = r, e.GetReceiptSha256()
+	}
+	if err := s.decorate(rec, first); err != nil {
+		return nil, err
 	}
 	return rec, nil
 }

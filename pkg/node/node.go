@@ -70,6 +70,8 @@ type Node struct {
 	health  *health.Server
 	metrics *http.Server
 	metLis  net.Listener
+	// closeIdentity stops the SVID and bundle watchers (identity.go).
+	closeIdentity func() error
 }
 
 // New opens everything a node needs and starts listening, but serves nothing
@@ -88,20 +90,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (n *Node, err er
 		}
 	}()
 
-	src, err := identity.LoadFiles(identity.Files{
-		Cert: cfg.SVIDCert,
-		Key:  cfg.SVIDKey,
-		Bundles: map[spiffeid.TrustDomain]string{
-			cfg.ID.TrustDomain():             cfg.Bundle,
-			cfg.Counterpart.ID.TrustDomain(): cfg.Counterpart.Bundle,
-		},
-	})
+	src, closeIdentity, err := identitySource(ctx, cfg, log) // identity.go
 	if err != nil {
 		return nil, err
 	}
-	if svid, _ := src.GetX509SVID(); svid.ID != cfg.ID {
-		return nil, fmt.Errorf("node: the SVID in %s is %s, but node.spiffe_id is %s", cfg.SVIDCert, svid.ID, cfg.ID)
-	}
+	closers = append(closers, func() { closeIdentity() })
 	signer, err := keys.LoadSigner(cfg.MessagesKey)
 	if err != nil {
 		return nil, err
@@ -175,6 +168,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (n *Node, err er
 	}
 	metrics := exchange.NewMetrics(reg)
 	exchange.RegisterOutbox(reg, l, time.Now)
+	exchange.RegisterRequests(reg, l, time.Now)
 	idMetrics := identity.NewMetrics(reg, src)
 	grpcServerMetrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	grpcClientMetrics := grpcprom.NewClientMetrics(grpcprom.WithClientHandlingTimeHistogram())
@@ -209,6 +203,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (n *Node, err er
 		MaxBackoff:     cfg.MaxBackoff,
 		AttemptTimeout: cfg.AttemptTimeout,
 		OutboxLimit:    cfg.OutboxLimit,
+		Deadlines:      exchange.Deadlines{Urgent: cfg.UrgentDeadline, Normal: cfg.NormalDeadline},
 		Logger:         log,
 		Metrics:        metrics,
 	})
@@ -216,11 +211,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (n *Node, err er
 		MaxEnvelopeBytes: cfg.MaxMessageBytes,
 		ClockSkew:        cfg.ClockSkew,
 		MaxMessageAge:    cfg.MaxMessageAge,
+		Deadlines:        exchange.Deadlines{Urgent: cfg.UrgentDeadline, Normal: cfg.NormalDeadline},
 		Logger:           log,
 		Metrics:          metrics,
 	})
 
 	n = &Node{cfg: cfg, log: log, ledger: l, sender: sender, conn: conn, health: health.NewServer()}
+	n.closeIdentity = closeIdentity
 	// Health: the overall status and each API serve only while the ledger is
 	// open; the counterpart's reachability is its own entry, so a node whose
 	// peer is away is still healthy.
@@ -245,9 +242,19 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (n *Node, err er
 	closers = append(closers, func() { peerLis.Close() })
 	n.serve("peer", peerServer, peerLis)
 
-	localAPI := focal.NewServer(sender, l, note.VerifierList(signer.Verifier()), note.VerifierList(peerKey))
-	// On the unix socket the socket file's mode is the access control.
-	socketServer := grpc.NewServer(unary, stream)
+	localAPI := focal.NewServer(sender, l, note.VerifierList(signer.Verifier()), note.VerifierList(peerKey),
+		exchange.Deadlines{Urgent: cfg.UrgentDeadline, Normal: cfg.NormalDeadline})
+	// On the unix socket the socket file's mode decides who connects, and every
+	// caller has the socket's role.
+	socketRole, err := focal.ParseRole(cfg.SocketRole)
+	if err != nil {
+		return nil, err
+	}
+	socketAccess := focal.SocketAccess(socketRole, log)
+	socketServer := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(grpcServerMetrics.UnaryServerInterceptor(), rpcerr.UnaryServerInterceptor(log), socketAccess.UnaryInterceptor()),
+		grpc.ChainStreamInterceptor(grpcServerMetrics.StreamServerInterceptor(), rpcerr.StreamServerInterceptor(log), socketAccess.StreamInterceptor()),
+	)
 	n.registerLocal(socketServer, localAPI)
 	sock, err := listenUnix(cfg.LocalSocket)
 	if err != nil {
@@ -258,9 +265,17 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (n *Node, err er
 
 	if cfg.LocalListen != "" {
 		// Over TCP, mTLS admits only the configured IDs of this trust domain.
+		roles := make(map[spiffeid.ID]focal.Role, len(cfg.LocalRoles))
+		for id, r := range cfg.LocalRoles {
+			if roles[id], err = focal.ParseRole(r); err != nil {
+				return nil, err
+			}
+		}
+		idAccess := focal.IDAccess(roles, log)
 		tcpServer := grpc.NewServer(
-			grpc.Creds(idMetrics.CountFailures("local", identity.ServerCredentials(src, cfg.LocalAllowed...))),
-			unary, stream,
+			grpc.Creds(idMetrics.CountFailures("local", identity.TrustDomainCredentials(src, cfg.ID.TrustDomain()))),
+			grpc.ChainUnaryInterceptor(grpcServerMetrics.UnaryServerInterceptor(), rpcerr.UnaryServerInterceptor(log), idAccess.UnaryInterceptor()),
+			grpc.ChainStreamInterceptor(grpcServerMetrics.StreamServerInterceptor(), rpcerr.StreamServerInterceptor(log), idAccess.StreamInterceptor()),
 		)
 		n.registerLocal(tcpServer, localAPI)
 		tcp, err := net.Listen("tcp", cfg.LocalListen)
@@ -269,6 +284,18 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (n *Node, err er
 		}
 		closers = append(closers, func() { tcp.Close() })
 		n.serve("local-tcp", tcpServer, tcp)
+	}
+	if cfg.HealthListen != "" {
+		// Health only, in plaintext: it says whether the ledger is open and the
+		// counterpart reachable, nothing about any message.
+		healthServer := grpc.NewServer()
+		healthpb.RegisterHealthServer(healthServer, n.health)
+		hl, err := net.Listen("tcp", cfg.HealthListen)
+		if err != nil {
+			return nil, fmt.Errorf("node: health.listen: %w", err)
+		}
+		closers = append(closers, func() { hl.Close() })
+		n.serve("health", healthServer, hl)
 	}
 	grpcServerMetrics.InitializeMetrics(peerServer)
 	grpcServerMetrics.InitializeMetrics(socketServer)
@@ -371,6 +398,9 @@ func (n *Node) Run(ctx context.Context) error {
 	<-delivery
 	wg.Wait()
 	n.conn.Close()
+	if err := n.closeIdentity(); err != nil {
+		n.log.Warn("node: closing the identity source", "error", err)
+	}
 	if err := n.ledger.Close(); err != nil {
 		return err
 	}

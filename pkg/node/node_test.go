@@ -19,6 +19,7 @@ import (
 	"github.com/focalpoint-gateway/focalpoint/pkg/demo"
 	"github.com/focalpoint-gateway/focalpoint/pkg/devpki"
 	focalv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/focal/v1"
+	messagev1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/message/v1"
 	"github.com/focalpoint-gateway/focalpoint/pkg/identity"
 	"github.com/focalpoint-gateway/focalpoint/pkg/node"
 )
@@ -85,50 +86,76 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// callAs calls the local TCP API with the given SVID files.
-func callAs(t *testing.T, addr string, n devpki.NodeLayout, cert, key string) error {
+// clientAs connects to the local TCP API with the given SVID files.
+func clientAs(t *testing.T, addr string, n devpki.NodeLayout, cert, key string) focalv1.FocalServiceClient {
 	t.Helper()
 	svid, err := x509svid.Load(cert, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bundles := x509bundle.NewSet()
-	for _, l := range []devpki.NodeLayout{n} {
-		b, err := x509bundle.Load(l.TrustDomain, l.Bundle)
-		if err != nil {
-			t.Fatal(err)
-		}
-		bundles.Add(b)
-	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(
-		identity.ClientCredentials(identity.Static{SVID: svid, Bundles: bundles}, n.NodeID)))
+	b, err := x509bundle.Load(n.TrustDomain, n.Bundle)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, err = focalv1.NewFocalServiceClient(conn).GetOutbox(ctx, &focalv1.GetOutboxRequest{})
-	return err
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(
+		identity.ClientCredentials(identity.Static{SVID: svid, Bundles: x509bundle.NewSet(b)}, n.NodeID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return focalv1.NewFocalServiceClient(conn)
 }
 
-func TestLocalTCPAdmitsOnlyConfiguredIDs(t *testing.T) {
+// Roles over the local API: what each may do, and nothing for a caller
+// without a role or from another trust domain.
+func TestLocalTCPRoles(t *testing.T) {
 	f := newFixture(t)
 	id := f.layout.Nodes[0]
 	addr := freeAddr(t)
-	_, _ = f.start(t, func(c *config.File) {
+	_, n := f.start(t, func(c *config.File) {
 		c.Local.Listen = addr
-		c.Local.AllowedIDs = []string{id.OfficerID.String()}
+		c.Local.Roles = map[string][]string{
+			"officer": {id.OfficerID.String()},
+			"auditor": {id.AuditorID.String()},
+		}
 	})
-	if err := callAs(t, addr, id, id.OfficerCert, id.OfficerKey); err != nil {
-		t.Fatalf("configured officer refused: %v", err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	test := &focalv1.SubmitMessageRequest{Draft: &focalv1.Draft{
+		Payload: &messagev1.Payload{Kind: &messagev1.Payload_Test{Test: &messagev1.TestMessage{Nonce: "roles"}}},
+	}}
+	officer := clientAs(t, addr, id, id.OfficerCert, id.OfficerKey)
+	if _, err := officer.SubmitMessage(ctx, test); err != nil {
+		t.Fatalf("officer may send: %v", err)
 	}
-	if err := callAs(t, addr, id, id.AuditorCert, id.AuditorKey); status.Code(err) != codes.Unavailable {
-		t.Fatalf("auditor not in allowed_ids: err = %v, want the handshake refused", err)
+	if _, err := officer.GetOutbox(ctx, &focalv1.GetOutboxRequest{}); err != nil {
+		t.Fatalf("officer may read: %v", err)
+	}
+	if _, err := officer.ExportEntries(ctx, &focalv1.ExportEntriesRequest{}); err == nil {
+		stream, _ := officer.ExportEntries(ctx, &focalv1.ExportEntriesRequest{})
+		if _, err := stream.Recv(); status.Code(err) != codes.PermissionDenied {
+			t.Fatalf("officer export: %v, want PermissionDenied", err)
+		}
+	}
+	auditor := clientAs(t, addr, id, id.AuditorCert, id.AuditorKey)
+	size := n.Ledger().Size()
+	if _, err := auditor.SubmitMessage(ctx, test); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("auditor send: %v, want PermissionDenied", err)
+	}
+	if n.Ledger().Size() != size {
+		t.Fatal("a refused call wrote to the ledger")
+	}
+	if _, err := auditor.GetCheckpoint(ctx, &focalv1.GetCheckpointRequest{}); err != nil {
+		t.Fatalf("auditor may read: %v", err)
+	}
+	// The node's own SVID is of this trust domain but has no role.
+	stranger := clientAs(t, addr, id, id.NodeCert, id.NodeKey)
+	if _, err := stranger.GetOutbox(ctx, &focalv1.GetOutboxRequest{}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("caller without a role: %v, want PermissionDenied", err)
 	}
 	kh := f.layout.Nodes[1]
-	if err := callAs(t, addr, id, kh.OfficerCert, kh.OfficerKey); err == nil {
-		t.Fatal("an officer of the other trust domain was admitted")
+	if _, err := clientAs(t, addr, id, kh.OfficerCert, kh.OfficerKey).GetOutbox(ctx, &focalv1.GetOutboxRequest{}); status.Code(err) != codes.Unavailable {
+		t.Fatalf("officer of the other trust domain: %v, want the handshake refused", err)
 	}
 }
 

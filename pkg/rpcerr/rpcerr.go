@@ -21,6 +21,7 @@ import (
 
 	"github.com/focalpoint-gateway/focalpoint/pkg/envelope"
 	"github.com/focalpoint-gateway/focalpoint/pkg/exchange"
+	"github.com/focalpoint-gateway/focalpoint/pkg/focal"
 	"github.com/focalpoint-gateway/focalpoint/pkg/ledger"
 	"github.com/focalpoint-gateway/focalpoint/pkg/message"
 )
@@ -34,6 +35,7 @@ var codeOf = []struct {
 	{envelope.ErrUnknownKey, codes.Unauthenticated},
 	{envelope.ErrBadSignature, codes.Unauthenticated},
 	{exchange.ErrNotPeer, codes.PermissionDenied},
+	{focal.ErrPermissionDenied, codes.PermissionDenied},
 	{exchange.ErrTooLarge, codes.ResourceExhausted},
 	{exchange.ErrFork, codes.FailedPrecondition},
 	{exchange.ErrNoWitness, codes.Unimplemented},
