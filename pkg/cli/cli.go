@@ -85,6 +85,11 @@ tools to use it and to audit what was exchanged.`,
 		newAuditCmd(),
 		newLedgerCmd(),
 		newKeysCmd(),
+		newReferralCmd(),
+		newAckCmd(),
+		newWithdrawCmd(),
+		newCaseCmd(),
+		newStatsCmd(),
 	)
 	strictUsage(root)
 	return root
