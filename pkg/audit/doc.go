@@ -3,16 +3,32 @@
 // no clock but the one in the entries.
 //
 // [Verify] walks one ledger from entry 0 and checks every entry against the
-// protocol the nodes follow (see DESIGN.md, decision 3): each SENT and
+// protocol the nodes follow (see DESIGN.md, decisions 3 to 5): each SENT and
 // RECEIVED entry names an envelope kept beside it whose bytes hash to the named
 // SHA-256 and carry a valid signature by the right node; each RECEIPT_ISSUED and
 // RECEIPT_RECEIVED entry names a receipt signed by the receiving node that says
 // exactly what the entry says. It stops at the first entry that is wrong and
 // names it in a [*Problem].
 //
+// The ledger is also a transparency log: every entry is a leaf of an RFC 6962
+// Merkle tree over its stored bytes. Verify computes that tree itself and
+// checks it against what the node signed and what its counterpart cosigned:
+// each CHECKPOINT_COSIGNED entry holds a checkpoint (C2SP tlog-checkpoint)
+// signed by this node's log key and cosigned (C2SP tlog-cosignature/v1) by the
+// counterpart's, whose root must be the root of the entries before it; each
+// CHECKPOINT_WITNESSED entry holds a checkpoint of the counterpart's ledger
+// that this node cosigned; the latest checkpoint the node signed must have the
+// root of its entries; and the tree the ledger stores, from which the node
+// hands out proofs, must agree with the computed one.
+//
 // [Reconcile] compares the two ledgers of one link: what one side sent the
-// other must have received, byte for byte, and the receipts both hold must be
-// the same bytes.
+// other must have received, byte for byte, the receipts both hold must be the
+// same bytes, and each ledger's entries must have the roots the other cosigned.
+//
+// [Prove] makes, and [CheckProof] checks with the public libraries alone, a
+// C2SP tlog-proof that a ledger holds a message's entry, under a checkpoint the
+// counterpart cosigned: what an agency hands to someone who must be convinced
+// without the ledger.
 //
 // # Whom the auditor trusts
 //
@@ -26,9 +42,17 @@
 //
 // # What one ledger cannot show
 //
-// Entries are not yet chained or committed to by signed checkpoints (DESIGN.md,
-// decision 4), so Verify cannot see that entries were cut off the end of a
-// ledger (a prefix of a valid ledger is a valid ledger), nor a changed
-// recorded_at that no signature covers and that keeps the times in order.
-// Reconcile catches the first against the counterpart's ledger.
+// A ledger from before checkpoints (its CONFIG names no log keys) commits to
+// nothing: Verify cannot see that entries were cut off its end (a prefix of a
+// valid ledger is a valid ledger), nor a changed recorded_at that no signature
+// covers, if whoever changed it rewrote the stored tree too.
+//
+// A transparency log commits to its entries with every checkpoint, so cutting
+// entries off, or changing one, shows against the latest checkpoint its node
+// signed. But a node that rewrites its own history can sign anew: only the
+// counterpart's cosignatures bind it. Entries after the newest
+// CHECKPOINT_COSIGNED are held by the node's signature alone, and a ledger
+// rolled back to an older copy, with its own checkpoint, verifies by itself.
+// Reconcile catches both against the counterpart's ledger, which holds the
+// checkpoints it cosigned.
 package audit

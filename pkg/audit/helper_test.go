@@ -1,7 +1,10 @@
 package audit
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -45,7 +48,7 @@ func newClock() *clock {
 
 func (c *clock) Now() time.Time { return c.base.Add(time.Duration(c.n.Add(1)) * time.Millisecond) }
 
-// node is one end of the link: its party, its signing key and its ledger.
+// node is one end of the link: its party, its signing keys and its ledger.
 type node struct {
 	t      testing.TB
 	name   string // ledger name
@@ -55,7 +58,52 @@ type node struct {
 	path   string
 	l      *ledger.Ledger
 	opts   ledger.Options
+
+	// For a transparency log: the log key, named after the ledger, and the
+	// same key cosigning the counterpart's checkpoints.
+	logSigner *keys.Signer
+	logVKey   string
+	cosigner  *testCosigner
 }
+
+// testCosigner makes C2SP tlog-cosignature/v1 signatures, as keys.Cosigner
+// does, but at a time from the test's clock, so files are the same on every
+// run. What it signs is checked with transparency-dev/formats' verifier.
+type testCosigner struct {
+	name string
+	hash uint32
+	key  ed25519.PrivateKey
+	now  func() time.Time
+}
+
+func (c *testCosigner) Name() string    { return c.name }
+func (c *testCosigner) KeyHash() uint32 { return c.hash }
+func (c *testCosigner) Sign(msg []byte) ([]byte, error) {
+	t := uint64(c.now().Unix())
+	sig := ed25519.Sign(c.key, fmt.Appendf(nil, "cosignature/v1\ntime %d\n%s", t, msg))
+	return append(binary.BigEndian.AppendUint64(nil, t), sig...), nil
+}
+
+// seededKey makes a key named name from a 32-byte seed, or from a random one
+// if seed is nil.
+func seededKey(t testing.TB, name string, seed []byte) (*keys.Signer, string, ed25519.PrivateKey) {
+	t.Helper()
+	if seed == nil {
+		seed = make([]byte, ed25519.SeedSize)
+		if _, err := rand.Read(seed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	priv := ed25519.NewKeyFromSeed(seed)
+	s, err := keys.NewSigner(name, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, s.VerifierKey(), priv
+}
+
+// seed is a fixed 32-byte seed.
+func seed(b byte) []byte { return bytes.Repeat([]byte{b}, ed25519.SeedSize) }
 
 func newSigner(t testing.TB, name string) (*keys.Signer, string) {
 	t.Helper()
@@ -78,6 +126,8 @@ func (n *node) config(counterpart *node) *ledgerv1.Config {
 		Counterpart:            counterpart.party,
 		SelfMessagesKey:        n.vkey,
 		CounterpartMessagesKey: counterpart.vkey,
+		SelfLogKey:             n.logVKey,
+		CounterpartLogKey:      counterpart.logVKey,
 	}
 }
 
@@ -89,23 +139,59 @@ type pair struct {
 	seq    atomic.Uint64
 }
 
+// newPair is a link between two ledgers from before checkpoints: no log keys.
 func newPair(t testing.TB) *pair { return newPairOpts(t, ledger.Options{}) }
 
-// newPairOpts opens both ledgers in t.TempDir() with opts (Now is set here)
-// and records each node's configuration as entry 0.
 func newPairOpts(t testing.TB, opts ledger.Options) *pair {
+	return newPairWith(t, pairConfig{ledger: opts})
+}
+
+// newLogPair is a link between two transparency logs, keys from fixed seeds.
+func newLogPair(t testing.TB) *pair {
+	return newPairWith(t, pairConfig{logs: true, seeded: true})
+}
+
+// pairConfig says how a test link is set up.
+type pairConfig struct {
+	ledger ledger.Options
+	// logs makes both ledgers transparency logs: log keys in their
+	// configuration, a checkpoint signed after every commit, and p.cosign.
+	logs bool
+	// seeded makes every key from a fixed seed, so that, with the test clock,
+	// the files come out the same on every run.
+	seeded bool
+}
+
+// newPairWith opens both ledgers in t.TempDir() (Now is set here) and
+// records each node's configuration as entry 0.
+func newPairWith(t testing.TB, pc pairConfig) *pair {
 	t.Helper()
 	p := &pair{t: t, clock: newClock()}
-	opts.Now = p.clock.Now
+	pc.ledger.Now = p.clock.Now
 	dir := t.TempDir()
-	mk := func(name, keyName string, party *messagev1.Party) *node {
-		s, vkey := newSigner(t, keyName)
-		return &node{t: t, name: name, party: party, signer: s, vkey: vkey, path: filepath.Join(dir, strings.Split(name, "/")[0]+".db"), opts: opts}
+	mk := func(name, keyName string, party *messagev1.Party, seeds byte) *node {
+		var ms, ls []byte
+		if pc.seeded {
+			ms, ls = seed(seeds), seed(seeds+1)
+		}
+		n := &node{t: t, name: name, party: party, path: filepath.Join(dir, strings.Split(name, "/")[0]+".db"), opts: pc.ledger}
+		n.signer, n.vkey, _ = seededKey(t, keyName, ms)
+		if pc.logs {
+			var priv ed25519.PrivateKey
+			n.logSigner, n.logVKey, priv = seededKey(t, name, ls)
+			_, cv, err := CosignerKey(n.logVKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n.cosigner = &testCosigner{name: name, hash: cv.KeyHash(), key: priv, now: p.clock.Now}
+			n.opts.LogSigner = n.logSigner
+		}
+		return n
 	}
-	p.id = mk("imigrasi.go.id/focalpoint/ledger", "imigrasi.go.id/focalpoint/messages", partyID)
-	p.kh = mk("immigration.gov.kh/focalpoint/ledger", "immigration.gov.kh/focalpoint/messages", partyKH)
+	p.id = mk("imigrasi.go.id/focalpoint/ledger", "imigrasi.go.id/focalpoint/messages", partyID, 1)
+	p.kh = mk("immigration.gov.kh/focalpoint/ledger", "immigration.gov.kh/focalpoint/messages", partyKH, 3)
 	for _, n := range []*node{p.id, p.kh} {
-		l, err := ledger.Open(n.path, opts)
+		l, err := ledger.Open(n.path, n.opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,6 +200,47 @@ func newPairOpts(t testing.TB, opts ledger.Options) *pair {
 	}
 	p.init()
 	return p
+}
+
+// other is n's counterpart.
+func (p *pair) other(n *node) *node {
+	if n == p.id {
+		return p.kh
+	}
+	return p.id
+}
+
+// cosign has n's latest checkpoint cosigned by its counterpart as the
+// exchange's witness does: the counterpart checks n's signature, cosigns,
+// records CHECKPOINT_WITNESSED, and n records CHECKPOINT_COSIGNED. It returns
+// the checkpoint's size and the two entries.
+func (p *pair) cosign(n *node) (size, cosigned, witnessed uint64) {
+	p.t.Helper()
+	other := p.other(n)
+	// A copy: ledger.CheckpointOf writes into what it is given, and the
+	// ledger hands out the slice it keeps.
+	signed := bytes.Clone(n.l.Checkpoint())
+	opened, err := note.Open(signed, note.VerifierList(n.logSigner.Verifier()))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	cp, err := ledger.CheckpointOf(signed)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	both, err := note.Sign(opened, other.cosigner)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	w, err := other.l.AppendWitnessed(context.Background(), cp.Size, both)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	c, err := n.l.AppendCheckpointCosigned(context.Background(), cp.Size, both)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return cp.Size, c.Index, w.Index
 }
 
 // init records both nodes' current configuration.
@@ -138,6 +265,9 @@ func (p *pair) rotate(n *node) (old *keys.Signer) {
 	p.init()
 	return old
 }
+
+// nodes are the pair's two nodes.
+func (p *pair) nodes() []*node { return []*node{p.id, p.kh} }
 
 // close closes both ledgers, e.g. before the file is changed behind their back.
 func (p *pair) close() {
@@ -332,14 +462,22 @@ func copyFile(t testing.TB, path string) string {
 // keysFor builds an auditor's keys file from the given nodes' current keys.
 func keysFor(t testing.TB, nodes ...*node) *Keys {
 	t.Helper()
-	var b strings.Builder
-	b.WriteString("# published keys\n")
-	for _, n := range nodes {
-		fmt.Fprintf(&b, "messages %s\n", n.vkey)
-	}
-	k, err := ParseKeys(strings.NewReader(b.String()))
+	k, err := ParseKeys(strings.NewReader(keysText(nodes...)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// keysText is the keys file the nodes publish: log keys too, if they have them.
+func keysText(nodes ...*node) string {
+	var b strings.Builder
+	b.WriteString("# published keys\n")
+	for _, n := range nodes {
+		if n.logVKey != "" {
+			fmt.Fprintf(&b, "log %s\n", n.logVKey)
+		}
+		fmt.Fprintf(&b, "messages %s\n", n.vkey)
+	}
+	return b.String()
 }

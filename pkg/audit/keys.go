@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 
+	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/focalpoint-gateway/focalpoint/pkg/keys"
@@ -23,9 +23,13 @@ var ErrBadKeys = errors.New("audit: bad keys file")
 const (
 	// RoleMessages: a node's key for envelopes and receipts.
 	RoleMessages = "messages"
-	// RoleLog: a node's key for signed checkpoints of its ledger.
+	// RoleLog: a node's key for signed checkpoints of its ledger, named after
+	// the ledger. In its cosignature/v1 form the same key cosigns the
+	// counterpart's checkpoints, so a log line also trusts that form.
 	RoleLog = "log"
-	// RoleCosigner: a counterpart's key for cosignatures on checkpoints.
+	// RoleCosigner: a node's key for cosignatures (C2SP tlog-cosignature/v1)
+	// on the counterpart's checkpoints, in its cosignature/v1 (0x04) form; the
+	// plain (0x01) form of the same key is accepted too.
 	RoleCosigner = "cosigner"
 )
 
@@ -34,27 +38,44 @@ type Keys struct {
 	// Messages verify envelopes and receipts; those of both agencies may be here,
 	// and old keys beside new ones across a rotation.
 	Messages []note.Verifier
-	// Log and Cosigner are verifier keys for checkpoints and cosignatures, as
-	// written in the file. They are kept for when ledgers carry checkpoints and
-	// are not used yet.
-	Log, Cosigner []string
+	// Log verify the checkpoints each node signs of its own ledger.
+	Log []note.Verifier
+	// Cosigner verify the cosignatures each node puts on the other's
+	// checkpoints: those given as cosigner keys and the cosignature/v1 form of
+	// every log key.
+	Cosigner []note.Verifier
 }
 
 // ParseKeys reads a published keys file: one key a line, each after its role,
 //
 //	# Direktorat Jenderal Imigrasi
+//	log      imigrasi.go.id/focalpoint/ledger+5e6f7a8b+AcL3…
+//	cosigner imigrasi.go.id/focalpoint/ledger+0c1d2e3f+BMl3…
 //	messages imigrasi.go.id/focalpoint/messages+1a2b3c4d+AU2w…
-//	log      imigrasi.go.id/focalpoint/log+5e6f7a8b+AcL3…
 //
-// Roles are messages, log and cosigner. Blank lines and lines starting with '#'
-// are ignored, as is anything after a '#' that follows the key. At least one
-// messages key is required. The same key twice counts once; two different
-// keys with the same name and key hash are refused, since a signature could not
-// say which of them made it.
+// as `focalpoint keys show` prints them. Roles are messages, log and
+// cosigner. Blank lines and lines starting with '#' are ignored, as is
+// anything after a '#' that follows the key. At least one messages key is
+// required. The same key twice counts once; two different keys with the same
+// name and key hash are refused, since a signature could not say which of
+// them made it.
 func ParseKeys(r io.Reader) (*Keys, error) {
 	var k Keys
-	seen := make(map[string]bool) // vkeys
-	byID := make(map[string]int)  // name+hash → line of the first key
+	seen := make(map[string]bool)   // vkeys, in the form verified
+	byID := make(map[string]string) // role+name+hash → "line N" of the first key
+	add := func(role string, n int, vkey string, v note.Verifier, into *[]note.Verifier) error {
+		if seen[vkey] {
+			return nil
+		}
+		id := fmt.Sprintf("%s %s+%08x", role, v.Name(), v.KeyHash())
+		if first, ok := byID[id]; ok {
+			return fmt.Errorf("%w: line %d: key %q has the name and key hash of the different key on %s", ErrBadKeys, n, vkey, first)
+		}
+		seen[vkey] = true
+		byID[id] = fmt.Sprintf("line %d", n)
+		*into = append(*into, v)
+		return nil
+	}
 	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
@@ -69,33 +90,36 @@ func ParseKeys(r io.Reader) (*Keys, error) {
 			return nil, fmt.Errorf("%w: line %d: want \"<role> <verifier key>\", got %d fields", ErrBadKeys, n, len(f))
 		}
 		role, vkey := f[0], f[1]
+		var err error
 		switch role {
-		case RoleMessages:
-			v, err := keys.ParseVerifier(vkey)
-			if err != nil {
-				return nil, fmt.Errorf("%w: line %d: messages key: %w", ErrBadKeys, n, err)
+		case RoleMessages, RoleLog:
+			v, perr := keys.ParseVerifier(vkey)
+			if perr != nil {
+				return nil, fmt.Errorf("%w: line %d: %s key: %w", ErrBadKeys, n, role, perr)
 			}
-			if seen[vkey] {
-				continue
+			if role == RoleMessages {
+				err = add(role, n, vkey, v, &k.Messages)
+				break
 			}
-			id := fmt.Sprintf("%s+%08x", v.Name(), v.KeyHash())
-			if first, ok := byID[id]; ok {
-				return nil, fmt.Errorf("%w: line %d: key %q has the name and key hash of the different key on line %d", ErrBadKeys, n, vkey, first)
+			if err = add(role, n, vkey, v, &k.Log); err != nil {
+				break
 			}
-			seen[vkey] = true
-			byID[id] = n
-			k.Messages = append(k.Messages, v)
-		case RoleLog, RoleCosigner:
-			if err := checkKeySyntax(vkey); err != nil {
-				return nil, fmt.Errorf("%w: line %d: %s key: %w", ErrBadKeys, n, role, err)
+			cvkey, cv, cerr := CosignerKey(vkey)
+			if cerr != nil {
+				return nil, fmt.Errorf("%w: line %d: log key: %w", ErrBadKeys, n, cerr)
 			}
-			if role == RoleLog {
-				k.Log = append(k.Log, vkey)
-			} else {
-				k.Cosigner = append(k.Cosigner, vkey)
+			err = add(RoleCosigner, n, cvkey, cv, &k.Cosigner)
+		case RoleCosigner:
+			cvkey, cv, cerr := CosignerKey(vkey)
+			if cerr != nil {
+				return nil, fmt.Errorf("%w: line %d: cosigner key: %w", ErrBadKeys, n, cerr)
 			}
+			err = add(role, n, cvkey, cv, &k.Cosigner)
 		default:
 			return nil, fmt.Errorf("%w: line %d: unknown role %q (want %s, %s or %s)", ErrBadKeys, n, role, RoleMessages, RoleLog, RoleCosigner)
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -121,23 +145,38 @@ func LoadKeys(path string) (*Keys, error) {
 	return k, nil
 }
 
-// checkKeySyntax checks the shape name+hash+base64 of a verifier key whose
-// algorithm this package does not verify yet (a cosigner key is not an
-// Ed25519 signed-note key in the sense of golang.org/x/mod/sumdb/note).
-func checkKeySyntax(vkey string) error {
-	name, rest, ok1 := strings.Cut(vkey, "+")
-	hash, key, ok2 := strings.Cut(rest, "+")
-	if !ok1 || !ok2 || name == "" {
-		return fmt.Errorf("%q is not name+hash+key", vkey)
+// CosignerKey takes an Ed25519 verifier key in its plain (0x01) or its
+// cosignature/v1 (0x04) form and returns the cosignature/v1 form and a
+// verifier of cosignatures by it. Unlike formats' own parser it also checks
+// the key hash the string declares, as golang.org/x/mod/sumdb/note does for
+// plain keys.
+func CosignerKey(vkey string) (string, note.Verifier, error) {
+	name, rest, _ := strings.Cut(strings.TrimSpace(vkey), "+")
+	hash, key64, _ := strings.Cut(rest, "+")
+	raw, err := base64.StdEncoding.DecodeString(key64)
+	if name == "" || len(hash) != 8 || err != nil || len(raw) == 0 {
+		return "", nil, fmt.Errorf("%w: %q is not name+hash+base64 key", keys.ErrBadKey, vkey)
 	}
-	if len(hash) != 8 {
-		return fmt.Errorf("%q: key hash %q is not 8 hex digits", vkey, hash)
+	cvkey := strings.TrimSpace(vkey)
+	switch raw[0] {
+	case 0x01:
+		if _, err := keys.ParseVerifier(vkey); err != nil { // checks the declared hash
+			return "", nil, err
+		}
+		if cvkey, err = fnote.VKeyToCosignatureV1(cvkey); err != nil {
+			return "", nil, fmt.Errorf("%w: %q: %w", keys.ErrBadKey, vkey, err)
+		}
+	case 0x04:
+	default:
+		return "", nil, fmt.Errorf("%w: %q is not an Ed25519 key (algorithm %#x)", keys.ErrBadKey, vkey, raw[0])
 	}
-	if _, err := strconv.ParseUint(hash, 16, 32); err != nil {
-		return fmt.Errorf("%q: key hash %q is not 8 hex digits", vkey, hash)
+	v, err := keys.CosignerVerifier(cvkey)
+	if err != nil {
+		return "", nil, err
 	}
-	if raw, err := base64.StdEncoding.DecodeString(key); err != nil || len(raw) < 2 {
-		return fmt.Errorf("%q: key is not base64 of an algorithm byte and a public key", vkey)
+	_, rest, _ = strings.Cut(cvkey, "+")
+	if hash, _, _ = strings.Cut(rest, "+"); hash != fmt.Sprintf("%08x", v.KeyHash()) {
+		return "", nil, fmt.Errorf("%w: %q: key hash %s does not match the key (%08x)", keys.ErrBadKey, vkey, hash, v.KeyHash())
 	}
-	return nil
+	return cvkey, v, nil
 }

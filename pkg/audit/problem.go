@@ -12,10 +12,15 @@ import (
 // copy as evidence of tampering or of a node fault, and keep it.
 var ErrInvalid = errors.New("audit: ledger invalid")
 
-// Problem is the first entry of a ledger found wrong.
+// Problem is the first entry of a ledger found wrong, or the ledger's latest
+// signed checkpoint.
 type Problem struct {
-	// Index is the entry's index.
+	// Index is the entry's index. For a problem with the checkpoint it is the
+	// number of entries the checkpoint commits to, if it says.
 	Index uint64
+	// Checkpoint is true when what is wrong is the latest checkpoint the node
+	// signed, kept beside the entries (ledger.Checkpoint), not an entry.
+	Checkpoint bool
 	// Kind is the entry's kind as ledger.KindName gives it, or empty when the
 	// entry could not be read.
 	Kind string
@@ -28,9 +33,18 @@ type Problem struct {
 	Err error
 }
 
-// Error reads like "audit: entry 41 (RECEIPT_RECEIVED, message 0190…): what".
+// Error reads like "audit: entry 41 (RECEIPT_RECEIVED, message 0190…): what",
+// or "audit: checkpoint (size 120): what".
 func (p *Problem) Error() string {
 	var b strings.Builder
+	if p.Checkpoint {
+		b.WriteString("audit: checkpoint")
+		if p.Index > 0 {
+			fmt.Fprintf(&b, " (size %d)", p.Index)
+		}
+		b.WriteString(": " + p.What)
+		return b.String()
+	}
 	fmt.Fprintf(&b, "audit: entry %d", p.Index)
 	switch {
 	case p.Kind != "" && p.MessageID != "":

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 
 	ledgerv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/ledger/v1"
 	"github.com/focalpoint-gateway/focalpoint/pkg/ledger"
@@ -36,6 +37,17 @@ const (
 	// DiscrepancyInFlight: the receiver issued a receipt the sender has not
 	// recorded yet; normal while a delivery is under way.
 	DiscrepancyInFlight = "receipt in flight"
+	// DiscrepancyFork: one ledger holds a checkpoint of the other that it
+	// cosigned, signed by the other's log key, but the other ledger's entries
+	// do not have that root at that size, or are fewer than that size: the
+	// other ledger was rewritten, cut off, or rolled back to an older copy
+	// since. The signed checkpoint is the evidence.
+	DiscrepancyFork = "fork"
+	// DiscrepancyWitnessMissing: one ledger holds the other's cosignature of
+	// one of its checkpoints, but the other ledger has no record of cosigning
+	// it (no CHECKPOINT_WITNESSED entry of that size), which it writes before
+	// it answers: the other ledger lost entries.
+	DiscrepancyWitnessMissing = "cosignature not recorded"
 )
 
 // Discrepancy is one way two ledgers of a link disagree.
@@ -63,18 +75,37 @@ func (d Discrepancy) String() string {
 // been sent by the other, and every receipt the sender holds must be the same
 // bytes as the receipt the receiver issued.
 //
-// Discrepancies come in ledger order, a's sent messages first. Run it on
-// copies: ledgers written meanwhile show messages in flight.
+// And the two transparency logs must agree: every checkpoint of one ledger
+// that the other cosigned (its CHECKPOINT_WITNESSED entries) must have the root
+// that Reconcile computes from the first ledger's entries at that size, never
+// trusting the tree that ledger stores ([DiscrepancyFork]); and every
+// cosignature one ledger holds (CHECKPOINT_COSIGNED) must be recorded by the
+// other ([DiscrepancyWitnessMissing]). Verify has already checked that each
+// ledger's own cosigned checkpoints have its roots.
+//
+// Discrepancies come in ledger order, a's sent messages first, checkpoints
+// last. Run it on copies: ledgers written meanwhile show messages in flight.
 func Reconcile(ctx context.Context, a, b *ledger.Ledger, keys *Keys) ([]Discrepancy, error) {
-	var sides [2]*side
+	var cps [2]*checkpoints
 	for i, l := range []*ledger.Ledger{a, b} {
-		if _, err := Verify(ctx, l, keys); err != nil {
+		_, c, err := verify(ctx, l, keys, true)
+		if err != nil {
 			return nil, fmt.Errorf("audit: reconcile: ledger %s: %w", l.Path(), err)
 		}
-		s, err := summarize(ctx, l)
+		cps[i] = c
+	}
+	var sides [2]*side
+	for i, l := range []*ledger.Ledger{a, b} {
+		// The roots of this ledger at the sizes the other one cosigned.
+		var sizes []uint64
+		for _, w := range cps[1-i].witnessed {
+			sizes = append(sizes, w.size)
+		}
+		s, err := summarize(ctx, l, sizes)
 		if err != nil {
 			return nil, err
 		}
+		s.checkpoints = cps[i]
 		sides[i] = s
 	}
 	sa, sb := sides[0], sides[1]
@@ -90,6 +121,8 @@ func Reconcile(ctx context.Context, a, b *ledger.Ledger, keys *Keys) ([]Discrepa
 	var out []Discrepancy
 	out = compare(out, sa, sb)
 	out = compare(out, sb, sa)
+	out = compareLogs(out, sa, sb)
+	out = compareLogs(out, sb, sa)
 	return out, nil
 }
 
@@ -106,17 +139,38 @@ type side struct {
 	cfg             *ledgerv1.Config // the latest
 	sent, received  map[string]*flow
 	sentOrder, rcvd []string
+	// entries is how many entries the ledger has; roots its computed roots
+	// at the sizes the other ledger cosigned.
+	entries     uint64
+	roots       map[uint64][]byte
+	checkpoints *checkpoints
 }
 
 func (s *side) name() string { return s.cfg.GetLedgerName() }
 
-func summarize(ctx context.Context, l *ledger.Ledger) (*side, error) {
-	s := &side{sent: make(map[string]*flow), received: make(map[string]*flow)}
-	err := l.Scan(0, func(e *ledgerv1.Entry, _ []byte) error {
+// summarize reads what Reconcile needs of l, and the roots of l's tree at
+// sizes, computed from the entries' stored bytes.
+func summarize(ctx context.Context, l *ledger.Ledger, sizes []uint64) (*side, error) {
+	s := &side{sent: make(map[string]*flow), received: make(map[string]*flow), roots: make(map[uint64][]byte)}
+	sizes = slices.Sorted(slices.Values(sizes))
+	rng := newRange()
+	if len(sizes) > 0 && sizes[0] == 0 {
+		s.roots[0] = rng.root()
+	}
+	err := l.Scan(0, func(e *ledgerv1.Entry, raw []byte) error {
 		if e.GetIndex()%4096 == 0 {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("audit: %w", err)
 			}
+		}
+		if err := rng.append(ledger.LeafHash(raw)); err != nil {
+			return err
+		}
+		for len(sizes) > 0 && sizes[0] < rng.end() {
+			sizes = sizes[1:]
+		}
+		if len(sizes) > 0 && sizes[0] == rng.end() {
+			s.roots[rng.end()] = rng.root()
 		}
 		id := e.GetMessageId()
 		switch e.GetKind() {
@@ -142,6 +196,7 @@ func summarize(ctx context.Context, l *ledger.Ledger) (*side, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: reconcile: read %s: %w", l.Path(), err)
 	}
+	s.entries = rng.end()
 	if s.cfg == nil {
 		// Verify has just seen a CONFIG entry 0; only a file changed in between
 		// gets here.
@@ -182,6 +237,38 @@ func compare(out []Discrepancy, x, y *side) []Discrepancy {
 		if x.sent[id] == nil {
 			add(DiscrepancyNotSent, id, "received by %s at entry %d; %s has no SENT entry for it",
 				y.name(), y.received[id].index, x.name())
+		}
+	}
+	return out
+}
+
+// compareLogs appends where y's ledger contradicts what x holds of it: the
+// checkpoints of y that x cosigned, and y's record of x's cosignatures.
+func compareLogs(out []Discrepancy, x, y *side) []Discrepancy {
+	add := func(kind, format string, args ...any) {
+		out = append(out, Discrepancy{Kind: kind, Detail: fmt.Sprintf(format, args...)})
+	}
+	for _, w := range x.checkpoints.witnessed {
+		switch root, ok := y.roots[w.size]; {
+		case w.size > y.entries:
+			add(DiscrepancyFork, "%s cosigned %s's checkpoint of size %d (root %s) at its entry %d, but %s has only %d entries: it was cut off or rolled back",
+				x.name(), y.name(), w.size, short(w.root), w.index, y.name(), y.entries)
+		case !ok:
+			add(DiscrepancyFork, "%s cosigned %s's checkpoint of size %d at its entry %d, but no root of %s was computed at that size",
+				x.name(), y.name(), w.size, w.index, y.name())
+		case !bytes.Equal(root, w.root):
+			add(DiscrepancyFork, "%s cosigned %s's checkpoint of size %d with root %s at its entry %d, but %s's entries give root %s at that size: it was rewritten",
+				x.name(), y.name(), w.size, short(w.root), w.index, y.name(), short(root))
+		}
+	}
+	recorded := make(map[uint64]bool, len(y.checkpoints.witnessed))
+	for _, w := range y.checkpoints.witnessed {
+		recorded[w.size] = true
+	}
+	for _, c := range x.checkpoints.cosigned {
+		if !recorded[c.size] {
+			add(DiscrepancyWitnessMissing, "%s holds %s's cosignature of its checkpoint of size %d at entry %d, but %s has no record of cosigning it: it lost entries",
+				x.name(), y.name(), c.size, c.index, y.name())
 		}
 	}
 	return out

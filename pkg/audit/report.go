@@ -28,6 +28,24 @@ type Report struct {
 	// First and Last are when the first and last entries were recorded.
 	First time.Time `json:"first_recorded_at"`
 	Last  time.Time `json:"last_recorded_at"`
+	// CheckpointSize is the size of the latest checkpoint the node signed of
+	// its ledger; 0 for a ledger from before checkpoints.
+	CheckpointSize uint64 `json:"checkpoint_size"`
+	// LatestCosignedSize is the size of the newest of the node's checkpoints
+	// its counterpart cosigned (the latest CHECKPOINT_COSIGNED entry), and
+	// LatestCosignedAt the time in that cosignature; 0 and the zero time if
+	// none. Entries beyond that size are not yet held in check by the
+	// counterpart.
+	LatestCosignedSize uint64    `json:"latest_cosigned_size"`
+	LatestCosignedAt   time.Time `json:"latest_cosigned_at,omitzero"`
+	// LatestWitnessedSize is the size of the newest of the counterpart's
+	// checkpoints this node cosigned; 0 if none.
+	LatestWitnessedSize uint64 `json:"latest_witnessed_size"`
+	// Forks counts the checkpoints of the counterpart the node refused to
+	// cosign because they contradict one it had cosigned, kept as evidence
+	// (ledger.Forks). Not a fault of this ledger: a sign the counterpart's
+	// ledger was rewritten or rolled back.
+	Forks int `json:"forks"`
 }
 
 // PendingMessage is a sent message still waiting for its receipt.
@@ -44,6 +62,8 @@ var kindOrder = []ledgerv1.EntryKind{
 	ledgerv1.EntryKind_ENTRY_KIND_RECEIVED,
 	ledgerv1.EntryKind_ENTRY_KIND_RECEIPT_ISSUED,
 	ledgerv1.EntryKind_ENTRY_KIND_RECEIPT_RECEIVED,
+	ledgerv1.EntryKind_ENTRY_KIND_CHECKPOINT_COSIGNED,
+	ledgerv1.EntryKind_ENTRY_KIND_CHECKPOINT_WITNESSED,
 }
 
 // pendingShown is how many pending messages WriteText lists by ID.
@@ -52,11 +72,15 @@ const pendingShown = 20
 // WriteText writes a short summary for people:
 //
 //	ledger    imigrasi.go.id/focalpoint/ledger
-//	entries   9: CONFIG 1, SENT 3, RECEIVED 1, RECEIPT_ISSUED 1, RECEIPT_RECEIVED 2
+//	entries   11: CONFIG 1, SENT 3, RECEIVED 1, RECEIPT_ISSUED 1, RECEIPT_RECEIVED 2, CHECKPOINT_COSIGNED 2, CHECKPOINT_WITNESSED 1
 //	messages  3 sent, 1 received
 //	pending   1 sent message without a receipt
 //	          0197a4c0-0000-7000-8000-000000000004  entry 8      sent 2025-06-01T00:00:00.008Z
-//	span      2025-06-01T00:00:00.001Z to 2025-06-01T00:00:00.008Z (7ms)
+//	span      2025-06-01T00:00:00.001Z to 2025-06-01T00:00:00.010Z (9ms)
+//	signed    checkpoint of 11 entries
+//	cosigned  by the counterpart up to 9 entries, at 2025-06-01T00:00:01Z
+//	witnessed the counterpart's ledger up to 7 entries
+//	forks     none
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "ledger    %s\n", r.LedgerName)
@@ -85,6 +109,26 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	fmt.Fprintf(&b, "span      %s to %s (%s)\n", stamp(r.First), stamp(r.Last), r.Last.Sub(r.First))
+	if r.CheckpointSize == 0 {
+		b.WriteString("signed    no checkpoint (a ledger from before checkpoints)\n")
+	} else {
+		fmt.Fprintf(&b, "signed    checkpoint of %d entries\n", r.CheckpointSize)
+	}
+	if r.LatestCosignedSize == 0 {
+		b.WriteString("cosigned  none: no checkpoint cosigned by the counterpart\n")
+	} else {
+		fmt.Fprintf(&b, "cosigned  by the counterpart up to %d entries, at %s\n", r.LatestCosignedSize, stamp(r.LatestCosignedAt))
+	}
+	if r.LatestWitnessedSize == 0 {
+		b.WriteString("witnessed none of the counterpart's checkpoints\n")
+	} else {
+		fmt.Fprintf(&b, "witnessed the counterpart's ledger up to %d entries\n", r.LatestWitnessedSize)
+	}
+	if r.Forks == 0 {
+		b.WriteString("forks     none\n")
+	} else {
+		fmt.Fprintf(&b, "forks     %d checkpoints of the counterpart contradict ones this node cosigned; evidence kept in the ledger file\n", r.Forks)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -36,13 +36,18 @@ func sampleReport(pending int) *Report {
 	base := time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC)
 	r := &Report{
 		LedgerName: "imigrasi.go.id/focalpoint/ledger",
-		Entries:    uint64(pending + 7),
-		ByKind:     map[string]uint64{"CONFIG": 1, "SENT": uint64(pending + 2), "RECEIVED": 1, "RECEIPT_ISSUED": 1, "RECEIPT_RECEIVED": 2},
-		Sent:       uint64(pending + 2),
-		Received:   1,
-		Pending:    []PendingMessage{},
-		First:      base,
-		Last:       base.Add(90 * time.Minute),
+		Entries:    uint64(pending + 10),
+		ByKind: map[string]uint64{"CONFIG": 1, "SENT": uint64(pending + 2), "RECEIVED": 1, "RECEIPT_ISSUED": 1, "RECEIPT_RECEIVED": 2,
+			"CHECKPOINT_COSIGNED": 2, "CHECKPOINT_WITNESSED": 1},
+		Sent:                uint64(pending + 2),
+		Received:            1,
+		Pending:             []PendingMessage{},
+		First:               base,
+		Last:                base.Add(90 * time.Minute),
+		CheckpointSize:      uint64(pending + 10),
+		LatestCosignedSize:  8,
+		LatestCosignedAt:    base.Add(80 * time.Minute),
+		LatestWitnessedSize: 6,
 	}
 	for i := range pending {
 		r.Pending = append(r.Pending, PendingMessage{
@@ -58,10 +63,24 @@ func TestReportText(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		pending int
-	}{{"report-none-pending.txt", 0}, {"report-one-pending.txt", 1}, {"report-many-pending.txt", 23}} {
+		edit    func(*Report)
+	}{
+		{"report-none-pending.txt", 0, nil},
+		{"report-one-pending.txt", 1, func(r *Report) { r.Forks = 2 }},
+		{"report-many-pending.txt", 23, nil},
+		{"report-no-checkpoints.txt", 0, func(r *Report) {
+			r.Entries -= 3
+			r.ByKind["CHECKPOINT_COSIGNED"], r.ByKind["CHECKPOINT_WITNESSED"] = 0, 0
+			r.CheckpointSize, r.LatestCosignedSize, r.LatestCosignedAt, r.LatestWitnessedSize = 0, 0, time.Time{}, 0
+		}},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
-			if err := sampleReport(tc.pending).WriteText(&b); err != nil {
+			r := sampleReport(tc.pending)
+			if tc.edit != nil {
+				tc.edit(r)
+			}
+			if err := r.WriteText(&b); err != nil {
 				t.Fatal(err)
 			}
 			golden(t, tc.name, b.Bytes())
@@ -102,13 +121,14 @@ func TestReportFromVerify(t *testing.T) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"ledger_name", "entries", "by_kind", "sent", "received", "pending", "first_recorded_at", "last_recorded_at"} {
+	for _, k := range []string{"ledger_name", "entries", "by_kind", "sent", "received", "pending", "first_recorded_at", "last_recorded_at",
+		"checkpoint_size", "latest_cosigned_size", "latest_witnessed_size", "forks"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("JSON has no %q: %s", k, b)
 		}
 	}
-	if n := len(m["by_kind"].(map[string]any)); n != 5 {
-		t.Errorf("by_kind has %d kinds, want 5: %s", n, b)
+	if n := len(m["by_kind"].(map[string]any)); n != 7 {
+		t.Errorf("by_kind has %d kinds, want 7: %s", n, b)
 	}
 	if p, ok := m["pending"].([]any); !ok || len(p) != 0 {
 		t.Errorf("pending is %v, want []", m["pending"])

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
@@ -20,7 +22,55 @@ var (
 	bucketEntries  = []byte("entries")
 	bucketBlobs    = []byte("blobs")
 	bucketMessages = []byte("messages")
+	bucketTree     = []byte("tree")
+	bucketMeta     = []byte("meta")
 )
+
+// treeKey is the key of a stored subtree hash: level, then index big-endian.
+func treeKey(level uint, index uint64) []byte {
+	return append([]byte{byte(level)}, be64(index)...)
+}
+
+// rebuildTree stores the Merkle tree of the entries as they now are, as
+// whoever rewrites entries can: the stored tree is not signed, so only
+// checkpoints (and the counterpart's cosignatures of them) bind the entries.
+func rebuildTree(t testing.TB, tx *bolt.Tx) {
+	t.Helper()
+	if tx.Bucket(bucketTree) != nil {
+		if err := tx.DeleteBucket(bucketTree); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := tx.CreateBucket(bucketTree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := (&compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}).NewEmptyRange(0)
+	err = tx.Bucket(bucketEntries).ForEach(func(_, v []byte) error {
+		return r.Append(rfc6962.DefaultHasher.HashLeaf(v), func(id compact.NodeID, h []byte) {
+			if err := b.Put(treeKey(id.Level, id.Index), h); err != nil {
+				t.Fatal(err)
+			}
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// flipTreeNode inverts a byte of the stored subtree hash at level, index.
+func flipTreeNode(t testing.TB, tx *bolt.Tx, level uint, index uint64) {
+	t.Helper()
+	k := treeKey(level, index)
+	v := bytes.Clone(tx.Bucket(bucketTree).Get(k))
+	if v == nil {
+		t.Fatalf("no tree node at level %d index %d", level, index)
+	}
+	v[0] ^= 0xff
+	if err := tx.Bucket(bucketTree).Put(k, v); err != nil {
+		t.Fatal(err)
+	}
+}
 
 func be64(i uint64) []byte { return binary.BigEndian.AppendUint64(nil, i) }
 
@@ -127,4 +177,17 @@ func truncate(t testing.TB, tx *bolt.Tx, from uint64) {
 		}
 	}
 	dropIndexRows(t, tx, from)
+}
+
+// entriesWhole says whether the entries are numbered 0, 1, … without a gap.
+func entriesWhole(tx *bolt.Tx) bool {
+	want := uint64(0)
+	c := tx.Bucket(bucketEntries).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if len(k) != 8 || binary.BigEndian.Uint64(k) != want {
+			return false
+		}
+		want++
+	}
+	return true
 }

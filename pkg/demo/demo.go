@@ -144,7 +144,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err := auditBoth(ctx, say, id, kh, res); err != nil {
 		return nil, err
 	}
-	say("demo: ok: an alert and its outcome exchanged, both receipted, both ledgers verified and reconciled")
+	say("demo: ok: an alert and its outcome exchanged, both receipted, both ledgers cross-witnessed, verified and reconciled, and the alert proven")
 	return res, nil
 }
 
@@ -255,7 +255,8 @@ func awaitReceipt(ctx context.Context, say func(string, ...any), from, to *side,
 // auditBoth checks the stopped nodes' ledgers as an auditor would: offline,
 // with only the ledgers and the two agencies' published keys.
 func auditBoth(ctx context.Context, say func(string, ...any), id, kh *side, res *Result) error {
-	keysText := fmt.Sprintf("messages %s\nmessages %s\n", id.layout.MessagesVKey, kh.layout.MessagesVKey)
+	keysText := fmt.Sprintf("messages %s\nmessages %s\nlog %s\nlog %s\n",
+		id.layout.MessagesVKey, kh.layout.MessagesVKey, id.layout.LogVKey, kh.layout.LogVKey)
 	keys, err := audit.ParseKeys(strings.NewReader(keysText))
 	if err != nil {
 		return fmt.Errorf("demo: published keys: %w", err)
@@ -286,5 +287,18 @@ func auditBoth(ctx context.Context, say func(string, ...any), id, kh *side, res 
 		return fmt.Errorf("demo: the ledgers disagree: %v", found)
 	}
 	say("audit: the two ledgers agree on every message and every receipt")
+
+	// Anyone can check, with the published keys and public libraries alone,
+	// that the alert is in Indonesia's ledger under a checkpoint Cambodia
+	// cosigned.
+	p, err := audit.Prove(ledgers[0], res.AlertID)
+	if err != nil {
+		return fmt.Errorf("demo: prove the alert: %w", err)
+	}
+	c, err := audit.CheckProof(p.TLog.Marshal(), p.Entry, id.layout.LogVKey, kh.layout.LogVKey)
+	if err != nil {
+		return fmt.Errorf("demo: check the alert's proof: %w", err)
+	}
+	say("proof: alert %s is entry %d of %s at size %d, cosigned by %s at %s", res.AlertID, c.Index, c.Origin, c.Size, c.CosignedBy, c.CosignedAt.Format(time.RFC3339))
 	return nil
 }

@@ -58,8 +58,14 @@ func TestDemo(t *testing.T) {
 			}
 		}
 		l.Close()
-		if r := res.Reports[i]; r.Entries != 5 || r.Sent != 1 || r.Received != 1 || len(r.Pending) != 0 {
+		// CONFIG, two entries for each message, and one entry each for the
+		// cosignature received and the cosignature given.
+		r := res.Reports[i]
+		if r.Entries != 7 || r.Sent != 1 || r.Received != 1 || len(r.Pending) != 0 || r.Forks != 0 {
 			t.Errorf("report %d: %+v", i, r)
+		}
+		if r.LatestCosignedSize < 5 || r.LatestWitnessedSize < 5 {
+			t.Errorf("report %d: the ledgers were not witnessed up to their messages: %+v", i, r)
 		}
 	}
 }

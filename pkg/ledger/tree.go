@@ -188,7 +188,7 @@ func (l *Ledger) rehash(nodes proof.Nodes) ([][]byte, error) {
 func (l *Ledger) Checkpoint() []byte {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.checkpoint
+	return bytes.Clone(l.checkpoint)
 }
 
 // CheckpointOf reads the checkpoint in a signed note this ledger holds,
@@ -200,7 +200,8 @@ func CheckpointOf(signed []byte) (*log.Checkpoint, error) {
 		return nil, fmt.Errorf("%w: a checkpoint note without signatures", ErrCorrupt)
 	}
 	var cp log.Checkpoint
-	if _, err := cp.Unmarshal(append(text, '\n')); err != nil {
+	// A copy: the note may be shared, and Unmarshal wants the text's last newline.
+	if _, err := cp.Unmarshal(append(bytes.Clone(text), '\n')); err != nil {
 		return nil, fmt.Errorf("%w: checkpoint: %w", ErrCorrupt, err)
 	}
 	return &cp, nil
