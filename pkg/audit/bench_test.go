@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
 	"sync"
@@ -44,6 +45,8 @@ func BenchmarkVerify(b *testing.B) {
 		}
 		n = v
 	}
+	// As the audit commands run it.
+	defer debug.SetGCPercent(debug.SetGCPercent(BatchGCPercent))
 	start := time.Now()
 	p := generateLedger(b, n)
 	b.Logf("generated %d entries in %s", p.id.l.Size(), time.Since(start).Round(time.Millisecond))

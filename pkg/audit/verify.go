@@ -747,18 +747,17 @@ func (o *opener) message(e *ledgerv1.Entry, cfg *inForce, blob []byte, from, to 
 // firstAbout checks, through the ledger's message index, that no earlier entry
 // speaks of e's message. A fault of the index itself is returned as deferred.
 func (o *opener) firstAbout(e *ledgerv1.Entry) (deferred *Problem, err error) {
-	list, err := o.l.MessageEntries(e.GetMessageId())
+	firstIndex, firstKind, err := o.l.FirstIndex(e.GetMessageId())
 	if err != nil {
 		if errors.Is(err, ledger.ErrNotFound) || errors.Is(err, ledger.ErrCorrupt) {
 			return problem(e, err, "the message index cannot list the message's entries: %v", err), nil
 		}
 		return nil, fmt.Errorf("audit: read message index: %w", err)
 	}
-	first := list[0]
-	if first.GetIndex() < e.GetIndex() {
-		return nil, problem(e, nil, "the message was already recorded at entry %d (%s)", first.GetIndex(), ledger.KindName(first.GetKind()))
+	if firstIndex < e.GetIndex() {
+		return nil, problem(e, nil, "the message was already recorded at entry %d (%s)", firstIndex, ledger.KindName(firstKind))
 	}
-	if first.GetIndex() != e.GetIndex() {
+	if firstIndex != e.GetIndex() {
 		return problem(e, nil, "the message index does not list this entry"), nil
 	}
 	return nil, nil

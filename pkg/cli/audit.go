@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,6 +15,10 @@ import (
 
 func newAuditCmd() *cobra.Command {
 	c := &cobra.Command{
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			debug.SetGCPercent(audit.BatchGCPercent)
+			return checkRequired(cmd, args)
+		},
 		Use:   "audit",
 		Short: "Check ledgers offline: signatures, receipts, the transparency log, and that two ledgers agree; prove entries",
 	}

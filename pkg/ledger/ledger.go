@@ -276,6 +276,27 @@ func (l *Ledger) Entries(from uint64, n int) ([][]byte, error) {
 	return out, err
 }
 
+// FirstIndex returns the index and kind of the first entry about a message,
+// from the message index alone, without reading any entry: the cheap check an
+// auditor makes for every message.
+func (l *Ledger) FirstIndex(id string) (uint64, ledgerv1.EntryKind, error) {
+	var index uint64
+	var kind ledgerv1.EntryKind
+	err := l.db.View(func(tx *bolt.Tx) error {
+		prefix := messagePrefix(id)
+		k, v := tx.Bucket(bucketMessages).Cursor().Seek(prefix)
+		if k == nil || !bytes.HasPrefix(k, prefix) {
+			return fmt.Errorf("%w: message %s", ErrNotFound, id)
+		}
+		if len(k) != len(prefix)+8 || len(v) != 1 {
+			return fmt.Errorf("%w: message index key %x", ErrCorrupt, k)
+		}
+		index, kind = beU64(k[len(prefix):]), ledgerv1.EntryKind(v[0])
+		return nil
+	})
+	return index, kind, err
+}
+
 // MessageEntries returns every entry about a message, in ledger order, or
 // ErrNotFound.
 func (l *Ledger) MessageEntries(id string) ([]*ledgerv1.Entry, error) {
