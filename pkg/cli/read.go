@@ -14,6 +14,7 @@ import (
 
 	focalv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/focal/v1"
 	messagev1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/message/v1"
+	"github.com/focalpoint-gateway/focalpoint/pkg/message"
 )
 
 func newInboxCmd() *cobra.Command {
@@ -45,7 +46,7 @@ func newInboxCmd() *cobra.Command {
 func newOutboxCmd() *cobra.Command {
 	return nodeCommand(&cobra.Command{
 		Use:   "outbox --config FILE",
-		Short: "List sent messages still waiting for the counterpart's receipt",
+		Short: "List sent messages waiting for the counterpart's receipt, and requests waiting for its answer",
 		Args:  cobra.NoArgs,
 	}, func(cmd *cobra.Command, _ []string, client focalv1.FocalServiceClient, asJSON bool) error {
 		resp, err := client.GetOutbox(cmd.Context(), &focalv1.GetOutboxRequest{})
@@ -56,6 +57,24 @@ func newOutboxCmd() *cobra.Command {
 			return writeProtoJSON(cmd.OutOrStdout(), resp)
 		}
 		writeOutbox(cmd.OutOrStdout(), resp)
+		// Alerts and referrals delivered but not yet answered, with their due
+		// times: what the officer may have to chase.
+		sent, err := client.ListMessages(cmd.Context(), &focalv1.ListMessagesRequest{
+			Kinds: []string{message.KindAlert, message.KindReferral}, Direction: focalv1.Direction_DIRECTION_OUTBOUND, PageSize: 100,
+		})
+		if err != nil {
+			return err
+		}
+		var waiting []*focalv1.MessageRecord
+		for _, r := range sent.GetRecords() {
+			if st := r.GetStatus(); st != focalv1.MessageStatus_MESSAGE_STATUS_ANSWERED && st != focalv1.MessageStatus_MESSAGE_STATUS_WITHDRAWN {
+				waiting = append(waiting, r)
+			}
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "\nawaiting the counterpart's answer: %d\n", len(waiting))
+		if len(waiting) > 0 {
+			writeRecords(cmd.OutOrStdout(), waiting, time.Now())
+		}
 		return nil
 	})
 }

@@ -131,11 +131,22 @@ func TestLocalTCPRoles(t *testing.T) {
 	if _, err := officer.GetOutbox(ctx, &focalv1.GetOutboxRequest{}); err != nil {
 		t.Fatalf("officer may read: %v", err)
 	}
-	if _, err := officer.ExportEntries(ctx, &focalv1.ExportEntriesRequest{}); err == nil {
-		stream, _ := officer.ExportEntries(ctx, &focalv1.ExportEntriesRequest{})
-		if _, err := stream.Recv(); status.Code(err) != codes.PermissionDenied {
-			t.Fatalf("officer export: %v, want PermissionDenied", err)
-		}
+	withdrawal := &focalv1.SubmitMessageRequest{Draft: &focalv1.Draft{
+		InReplyTo: "01900000-0000-7000-8000-000000000001",
+		Handling:  &messagev1.Handling{Code: messagev1.HandlingCode_HANDLING_CODE_H0},
+		Payload: &messagev1.Payload{Kind: &messagev1.Payload_AlertWithdrawal{AlertWithdrawal: &messagev1.AlertWithdrawal{
+			ReasonCode: messagev1.WithdrawalReason_WITHDRAWAL_REASON_ERROR, Reason: "wrong person",
+		}}},
+	}}
+	if _, err := officer.SubmitMessage(ctx, withdrawal); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("officer withdraw: %v, want PermissionDenied", err)
+	}
+	stream, err := officer.ExportEntries(ctx, &focalv1.ExportEntriesRequest{})
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	if status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("officer export: %v, want PermissionDenied", err)
 	}
 	auditor := clientAs(t, addr, id, id.AuditorCert, id.AuditorKey)
 	size := n.Ledger().Size()
