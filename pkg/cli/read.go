@@ -134,6 +134,13 @@ func writeRecord(w io.Writer, r *focalv1.MessageRecord) error {
 	if h.GetInReplyTo() != "" {
 		fmt.Fprintf(w, "replies to %s\n", h.GetInReplyTo())
 	}
+	fmt.Fprintf(w, "status     %s\n", statusName(r))
+	if r.GetDeadline() != nil {
+		fmt.Fprintf(w, "due        %s\n", due(r, time.Now()))
+	}
+	if a := r.GetAnsweredBy(); len(a) > 0 {
+		fmt.Fprintf(w, "answered   %s\n", strings.Join(a, ", "))
+	}
 	fmt.Fprintf(w, "signature  %s\n", signature(r))
 	fmt.Fprintf(w, "envelope   sha256:%s\n", hex.EncodeToString(r.GetEnvelopeSha256()))
 	fmt.Fprintf(w, "receipt    %s", receiptName(r.GetReceiptStatus()))
