@@ -87,7 +87,7 @@ func TestCheckConfigPrintsEffectiveSettings(t *testing.T) {
 		}
 	}
 	for _, line := range []string{
-		"  workers: 16  # default\n",
+		"  workers: 128  # default\n",
 		"  initial_backoff: \"50ms\"\n",
 		"  listen: \"\"  # default: off\n",
 	} {

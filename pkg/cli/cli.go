@@ -90,6 +90,7 @@ tools to use it and to audit what was exchanged.`,
 		newWithdrawCmd(),
 		newCaseCmd(),
 		newStatsCmd(),
+		newBenchCmd(),
 	)
 	strictUsage(root)
 	return root

@@ -36,7 +36,7 @@ const (
 	// bodies: eight hours when urgent, seven days otherwise.
 	DefaultUrgentDeadline   = 8 * time.Hour
 	DefaultNormalDeadline   = 7 * 24 * time.Hour
-	DefaultDeliveryWorkers  = 16
+	DefaultDeliveryWorkers  = 128
 	DefaultInitialBackoff   = 200 * time.Millisecond
 	DefaultMaxBackoff       = 30 * time.Second
 	DefaultAttemptTimeout   = 10 * time.Second
