@@ -53,6 +53,19 @@ The run fails if any accepted message was not receipted.`,
 			if err != nil {
 				return err
 			}
+			now := time.Now()
+			switch {
+			case o.Concurrency < 1:
+				return usageError{fmt.Errorf("--concurrency must be at least 1")}
+			case o.Rate < 0, o.DrainRate <= 0:
+				return usageError{fmt.Errorf("--rate must not be negative, and --drain-rate must be positive")}
+			case o.Backlog < 0, o.StartUpEntries < 0, o.Workers < 0:
+				return usageError{fmt.Errorf("--backlog, --start-up-entries and --workers must not be negative")}
+			case o.FloorDuration <= 0:
+				return usageError{fmt.Errorf("--floor-duration must be positive")}
+			case o.Payload < bench.MinPayload(now) || o.Payload > bench.MaxPayload(now):
+				return usageError{fmt.Errorf("--payload must be from %d to %d bytes: the size of an alert's signed envelope", bench.MinPayload(now), bench.MaxPayload(now))}
+			}
 			if !o.InProcess {
 				exe, err := os.Executable()
 				if err != nil {
