@@ -60,6 +60,6 @@ package audit
 // BatchGCPercent is the garbage collector setting for a process whose job is
 // an audit. Verify keeps a few MiB live however large the ledger, and
 // allocates as it decodes every entry and message; letting the heap grow to
-// five times the live set before collecting buys back a tenth of the run time
-// for a few MiB. The audit commands set it; a node never does.
-const BatchGCPercent = 400
+// ten times the live set before collecting (a few tens of MiB at most) buys
+// back a tenth of the run time. The audit commands set it; a node never does.
+const BatchGCPercent = 1000
