@@ -201,6 +201,19 @@ func (s *Sender) PeerUp() bool {
 	return s.linkFailures == 0
 }
 
+// LinkReady tells the delivery loop that a connection to the counterpart is
+// up again: the pause after failures ends now rather than when its backoff
+// runs out, so a backlog starts draining as soon as the peer is back.
+func (s *Sender) LinkReady() {
+	s.mu.Lock()
+	paused := s.linkDownUntil.After(s.opts.Now())
+	s.linkDownUntil = time.Time{}
+	s.mu.Unlock()
+	if paused {
+		s.Kick()
+	}
+}
+
 // Status returns what the delivery loop knows of a queued message.
 func (s *Sender) Status(id string) OutboxStatus {
 	s.mu.Lock()

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -380,6 +381,7 @@ func (n *Node) Run(ctx context.Context) error {
 		n.sender.Run(ctx)
 	}()
 	go n.watchCounterpart(ctx)
+	go n.watchConnection(ctx)
 	n.log.InfoContext(ctx, "node serving",
 		"spiffe_id", n.cfg.ID.String(), "peer_addr", n.PeerAddr().String(),
 		"local_socket", n.cfg.LocalSocket, "counterpart", n.cfg.Counterpart.ID.String(),
@@ -427,6 +429,21 @@ func (n *Node) watchCounterpart(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// watchConnection ends the delivery loop's pause as soon as gRPC has a
+// connection to the counterpart again (it keeps reconnecting on the delivery
+// backoff while the link is down).
+func (n *Node) watchConnection(ctx context.Context) {
+	for {
+		state := n.conn.GetState()
+		if state == connectivity.Ready {
+			n.sender.LinkReady()
+		}
+		if !n.conn.WaitForStateChange(ctx, state) {
+			return
 		}
 	}
 }
