@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/focalpoint-gateway/focalpoint/pkg/envelope"
@@ -87,14 +88,24 @@ func (r *Receiver) Deliver(ctx context.Context, req *peerv1.DeliverRequest) (*pe
 	return &peerv1.DeliverResponse{SignedReceipt: res.SignedReceipt}, nil
 }
 
-func (r *Receiver) deliver(ctx context.Context, raw []byte) (ledger.Received, string, ledgerv1.MessageKind, error) {
-	none := ledgerv1.MessageKind_MESSAGE_KIND_UNSPECIFIED
+// checkCaller admits only the counterpart node. The TLS authorizer already
+// does; this is the second lock on the same door.
+func (r *Receiver) checkCaller(ctx context.Context) (spiffeid.ID, error) {
 	caller, err := identity.PeerID(ctx)
 	if err != nil {
-		return ledger.Received{}, "", none, fmt.Errorf("%w: %w", ErrNotPeer, err)
+		return spiffeid.ID{}, fmt.Errorf("%w: %w", ErrNotPeer, err)
 	}
 	if caller != r.link.PeerID {
-		return ledger.Received{}, "", none, fmt.Errorf("%w: caller is %s", ErrNotPeer, caller)
+		return spiffeid.ID{}, fmt.Errorf("%w: caller is %s", ErrNotPeer, caller)
+	}
+	return caller, nil
+}
+
+func (r *Receiver) deliver(ctx context.Context, raw []byte) (ledger.Received, string, ledgerv1.MessageKind, error) {
+	none := ledgerv1.MessageKind_MESSAGE_KIND_UNSPECIFIED
+	caller, err := r.checkCaller(ctx)
+	if err != nil {
+		return ledger.Received{}, "", none, err
 	}
 	if len(raw) == 0 {
 		return ledger.Received{}, "", none, violation("envelope", "required")

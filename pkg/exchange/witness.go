@@ -15,7 +15,6 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	peerv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/peer/v1"
-	"github.com/focalpoint-gateway/focalpoint/pkg/identity"
 	"github.com/focalpoint-gateway/focalpoint/pkg/ledger"
 )
 
@@ -36,9 +35,8 @@ var ErrNoWitness = errors.New("exchange: this node does not witness the counterp
 
 // Cosign witnesses the counterpart's checkpoint.
 func (r *Receiver) Cosign(ctx context.Context, req *peerv1.CosignRequest) (*peerv1.CosignResponse, error) {
-	caller, err := identity.PeerID(ctx)
-	if err != nil || caller != r.link.PeerID {
-		return nil, fmt.Errorf("%w: caller %v", ErrNotPeer, caller)
+	if _, err := r.checkCaller(ctx); err != nil {
+		return nil, err
 	}
 	// One at a time: the check against the last cosigned checkpoint and the
 	// record of the new one must not interleave with another request's.

@@ -185,22 +185,26 @@ func pageToken(t string, def uint64) (uint64, error) {
 // WatchInbox streams received messages from the cursor on, then each new one
 // as it is ledgered, until the caller goes away.
 func (s *Server) WatchInbox(req *focalv1.WatchInboxRequest, stream focalv1.FocalService_WatchInboxServer) error {
-	// The cursor is the ledger index of the last RECEIVED entry sent; "" is 0,
-	// before every message (entry 0 is always the CONFIG entry).
-	after, err := pageToken(req.GetCursor(), 0)
-	if err != nil {
-		return invalid("cursor", "is not a cursor from an earlier answer")
+	// The cursor is the ledger index of the last RECEIVED entry sent, and the
+	// watch resumes after it; "" starts from the first entry.
+	from := uint64(0)
+	if req.GetCursor() != "" {
+		last, err := pageToken(req.GetCursor(), 0)
+		if err != nil {
+			return invalid("cursor", "is not a cursor from an earlier answer")
+		}
+		from = last + 1
 	}
 	ctx := stream.Context()
 	for {
 		// Taken before reading, so a message ledgered meanwhile wakes us.
 		changed := s.ledger.Changed()
-		items, err := s.ledger.InboxAfter(after, 256)
+		items, err := s.ledger.InboxFrom(from, 256)
 		if err != nil {
 			return err
 		}
 		for _, it := range items {
-			after = it.ReceivedIndex
+			from = it.ReceivedIndex + 1
 			rec, err := s.record(it.MessageID)
 			if err != nil {
 				return err
@@ -208,7 +212,7 @@ func (s *Server) WatchInbox(req *focalv1.WatchInboxRequest, stream focalv1.Focal
 			if req.GetExcludeTests() && rec.GetMessage().GetPayload().GetTest() != nil {
 				continue
 			}
-			if err := stream.Send(&focalv1.WatchInboxResponse{Record: rec, Cursor: strconv.FormatUint(after, 10)}); err != nil {
+			if err := stream.Send(&focalv1.WatchInboxResponse{Record: rec, Cursor: strconv.FormatUint(it.ReceivedIndex, 10)}); err != nil {
 				return err
 			}
 		}

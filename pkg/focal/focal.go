@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -77,63 +76,23 @@ func (s *Server) GetMessage(ctx context.Context, req *focalv1.GetMessageRequest)
 	return &focalv1.GetMessageResponse{Record: rec}, nil
 }
 
-// ListInbox pages through received messages, newest first, leaving out test
-// messages. The page token is the ledger index to continue below.
+// ListInbox lists received messages, newest first, leaving out test messages
+// (ping proves the path; it is not an officer's business).
 func (s *Server) ListInbox(ctx context.Context, req *focalv1.ListInboxRequest) (*focalv1.ListInboxResponse, error) {
-	size := int(req.GetPageSize())
-	switch {
-	case size < 0:
-		return nil, invalid("page_size", "must not be negative")
-	case size == 0:
-		size = defaultPageSize
-	case size > maxPageSize:
-		size = maxPageSize
-	}
-	before := s.ledger.Size()
-	if t := req.GetPageToken(); t != "" {
-		n, err := strconv.ParseUint(t, 10, 64)
-		if err != nil {
-			return nil, invalid("page_token", "is not a token from an earlier answer")
-		}
-		before = n
-	}
-	// Test messages (ping) prove the path; they are not an officer's business.
-	resp := &focalv1.ListInboxResponse{}
-	for cursor := before; ; {
-		items, err := s.ledger.Inbox(cursor, size+1)
-		if err != nil {
-			return nil, err
-		}
-		if len(items) == 0 {
-			return resp, nil
-		}
-		for _, it := range items {
-			cursor = it.ReceivedIndex
-			rec, err := s.record(it.MessageID)
-			if err != nil {
-				return nil, err
-			}
-			if rec.GetMessage().GetPayload().GetTest() != nil {
-				continue
-			}
-			if len(resp.Records) == size {
-				resp.NextPageToken = strconv.FormatUint(lastIndex(resp), 10)
-				return resp, nil
-			}
-			resp.Records = append(resp.Records, rec)
+	var kinds []string
+	for _, k := range message.Kinds() {
+		if k != message.KindTest {
+			kinds = append(kinds, k)
 		}
 	}
-}
-
-// lastIndex is the RECEIVED index of the last record of a page: the next page
-// starts below it.
-func lastIndex(resp *focalv1.ListInboxResponse) uint64 {
-	for _, e := range resp.Records[len(resp.Records)-1].GetLedgerEntries() {
-		if e.GetKind() == ledger.KindName(ledgerv1.EntryKind_ENTRY_KIND_RECEIVED) {
-			return e.GetIndex()
-		}
+	resp, err := s.ListMessages(ctx, &focalv1.ListMessagesRequest{
+		Kinds: kinds, Direction: focalv1.Direction_DIRECTION_INBOUND,
+		PageSize: req.GetPageSize(), PageToken: req.GetPageToken(),
+	})
+	if err != nil {
+		return nil, err
 	}
-	return 0
+	return &focalv1.ListInboxResponse{Records: resp.GetRecords(), NextPageToken: resp.GetNextPageToken()}, nil
 }
 
 // AwaitReceipt waits for the counterpart's receipt of a sent message.

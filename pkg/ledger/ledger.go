@@ -423,13 +423,13 @@ func (l *Ledger) EntriesBefore(before uint64, n int) ([]*ledgerv1.Entry, error) 
 	return out, err
 }
 
-// InboxAfter returns up to n received messages whose RECEIVED entry comes
-// after index after, oldest first: the order a watcher consumes them in.
-func (l *Ledger) InboxAfter(after uint64, n int) ([]InboxItem, error) {
+// InboxFrom returns up to n received messages whose RECEIVED entry is at
+// index from or later, oldest first: the order a watcher consumes them in.
+func (l *Ledger) InboxFrom(from uint64, n int) ([]InboxItem, error) {
 	var out []InboxItem
 	err := l.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketInbox).Cursor()
-		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < n; k, v = c.Next() {
+		for k, v := c.Seek(u64(from)); k != nil && len(out) < n; k, v = c.Next() {
 			if len(k) != 8 {
 				return fmt.Errorf("%w: inbox key %x", ErrCorrupt, k)
 			}
@@ -444,29 +444,6 @@ func (l *Ledger) InboxAfter(after uint64, n int) ([]InboxItem, error) {
 type InboxItem struct {
 	MessageID     string
 	ReceivedIndex uint64
-}
-
-// Inbox returns up to limit received messages whose RECEIVED entry comes before
-// index before, newest first. Pass before = Size() for the newest.
-func (l *Ledger) Inbox(before uint64, limit int) ([]InboxItem, error) {
-	var out []InboxItem
-	err := l.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketInbox).Cursor()
-		k, v := c.Seek(u64(before))
-		if k == nil {
-			k, v = c.Last()
-		} else {
-			k, v = c.Prev()
-		}
-		for ; k != nil && len(out) < limit; k, v = c.Prev() {
-			if len(k) != 8 {
-				return fmt.Errorf("%w: inbox key %x", ErrCorrupt, k)
-			}
-			out = append(out, InboxItem{MessageID: string(v), ReceivedIndex: beU64(k)})
-		}
-		return nil
-	})
-	return out, err
 }
 
 // WaitReceipt blocks until the counterpart's receipt for a sent message is in

@@ -194,7 +194,7 @@ func TestReceivedDeduplicates(t *testing.T) {
 	if err != nil || len(entries) != 2 || entries[1].GetKind() != ledgerv1.EntryKind_ENTRY_KIND_RECEIPT_ISSUED || entries[1].GetRefersToIndex() != entries[0].GetIndex() {
 		t.Fatalf("entries = %v, %v", entries, err)
 	}
-	inbox, err := l.Inbox(l.Size(), 10)
+	inbox, err := l.InboxFrom(0, 10)
 	if err != nil || len(inbox) != 1 || inbox[0].MessageID != m.ID {
 		t.Fatalf("inbox = %v, %v", inbox, err)
 	}

@@ -48,16 +48,11 @@ func newMetrics(reg prometheus.Registerer, l *Ledger) *metrics {
 
 func (m *metrics) committed(w *writer, writes int, took time.Duration) {
 	for kind, n := range w.appended {
-		m.appended.WithLabelValues(kindLabel(kind)).Add(float64(n))
+		m.appended.WithLabelValues(KindName(kind)).Add(float64(n))
 	}
 	m.bytes.Add(float64(w.bytes))
 	m.batchSize.Observe(float64(writes))
 	m.commitTime.Observe(took.Seconds())
-}
-
-// kindLabel is the entry kind without its enum prefix, e.g. "SENT".
-func kindLabel(k ledgerv1.EntryKind) string {
-	return KindName(k)
 }
 
 // KindName is an entry kind as people read it, e.g. "RECEIPT_ISSUED".
