@@ -9,6 +9,7 @@ var (
 	GetEntry     = getEntry
 	EditEntry    = editEntry
 	PutBlob      = putBlob
+	BlobKey      = blobKey
 	RebuildTree  = rebuildTree
 	FlipTreeNode = flipTreeNode
 	Truncate     = truncate

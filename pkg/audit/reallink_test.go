@@ -72,8 +72,12 @@ func TestRealLink(t *testing.T) {
 		t.Fatal(err)
 	}
 	firstSent, firstCosigned, lastCosigned := sent[0], cosigned[0], cosigned[len(cosigned)-1]
+	// noteKey is where the note checkpoint entry i records is kept.
+	noteKey := func(t *testing.T, tx *bolt.Tx, i uint64) []byte {
+		return audit.BlobKey(i, audit.GetEntry(t, tx, i).GetCheckpointSha256())
+	}
 	noteAt := func(t *testing.T, tx *bolt.Tx, i uint64) []byte {
-		return bytes.Clone(tx.Bucket(audit.BucketBlobs).Get(audit.GetEntry(t, tx, i).GetCheckpointSha256()))
+		return bytes.Clone(tx.Bucket(audit.BucketBlobs).Get(noteKey(t, tx, i)))
 	}
 	idLog, err := keys.LoadSigner(link.Nodes[0].LogKey)
 	if err != nil {
@@ -145,7 +149,7 @@ func TestRealLink(t *testing.T) {
 			name: "cosigned checkpoint replaced by another validly signed one",
 			tamper: func(t *testing.T, tx *bolt.Tx) {
 				later := noteAt(t, tx, lastCosigned)
-				if err := tx.Bucket(audit.BucketBlobs).Put(audit.GetEntry(t, tx, firstCosigned).GetCheckpointSha256(), later); err != nil {
+				if err := tx.Bucket(audit.BucketBlobs).Put(noteKey(t, tx, firstCosigned), later); err != nil {
 					t.Fatal(err)
 				}
 			},
@@ -161,7 +165,7 @@ func TestRealLink(t *testing.T) {
 				if bytes.Equal(cut, n) {
 					t.Fatalf("no cosignature line in\n%s", n)
 				}
-				if err := tx.Bucket(audit.BucketBlobs).Put(audit.GetEntry(t, tx, firstCosigned).GetCheckpointSha256(), cut); err != nil {
+				if err := tx.Bucket(audit.BucketBlobs).Put(noteKey(t, tx, firstCosigned), cut); err != nil {
 					t.Fatal(err)
 				}
 			},
@@ -178,7 +182,7 @@ func TestRealLink(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				sum := audit.PutBlob(t, tx, signed)
+				sum := audit.PutBlob(t, tx, firstCosigned, signed)
 				audit.EditEntry(t, tx, firstCosigned, func(e *ledgerv1.Entry) { e.CheckpointSha256 = sum })
 			},
 			rebuild: true, want: firstCosigned, wantIn: "not what the counterpart cosigned",
@@ -187,7 +191,7 @@ func TestRealLink(t *testing.T) {
 			name: "witnessed checkpoint replaced by the counterpart's later one",
 			tamper: func(t *testing.T, tx *bolt.Tx) {
 				later := noteAt(t, tx, witnessed[len(witnessed)-1])
-				if err := tx.Bucket(audit.BucketBlobs).Put(audit.GetEntry(t, tx, witnessed[0]).GetCheckpointSha256(), later); err != nil {
+				if err := tx.Bucket(audit.BucketBlobs).Put(noteKey(t, tx, witnessed[0]), later); err != nil {
 					t.Fatal(err)
 				}
 			},

@@ -126,25 +126,59 @@ func editEntry(t testing.TB, tx *bolt.Tx, i uint64, fn func(e *ledgerv1.Entry)) 
 	putEntry(t, tx, e)
 }
 
-func putBlob(t testing.TB, tx *bolt.Tx, b []byte) []byte {
+// blobKey is where pkg/ledger keeps the signed bytes entry i introduced:
+// index big-endian, then their SHA-256.
+func blobKey(i uint64, sum []byte) []byte {
+	return append(be64(i), sum...)
+}
+
+// putBlob keeps b beside entry i, as whoever points entry i at it would, and
+// returns its SHA-256.
+func putBlob(t testing.TB, tx *bolt.Tx, i uint64, b []byte) []byte {
 	t.Helper()
 	sum := sha256.Sum256(b)
-	if err := tx.Bucket(bucketBlobs).Put(sum[:], b); err != nil {
+	if err := tx.Bucket(bucketBlobs).Put(blobKey(i, sum[:]), b); err != nil {
 		t.Fatal(err)
 	}
 	return sum[:]
 }
 
+// blobKeyOf returns the key of the one blob whose SHA-256 is sum.
+func blobKeyOf(t testing.TB, tx *bolt.Tx, sum []byte) []byte {
+	t.Helper()
+	var found [][]byte
+	c := tx.Bucket(bucketBlobs).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if bytes.HasSuffix(k, sum) {
+			found = append(found, bytes.Clone(k))
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d blobs %x, want 1", len(found), sum)
+	}
+	return found[0]
+}
+
+// copyBlob keeps the signed bytes entry from introduced beside entry to as
+// well, as whoever copies or moves an entry would.
+func copyBlob(t testing.TB, tx *bolt.Tx, from, to uint64) {
+	t.Helper()
+	k, v := tx.Bucket(bucketBlobs).Cursor().Seek(be64(from))
+	if k == nil || !bytes.HasPrefix(k, be64(from)) {
+		t.Fatalf("no blob beside entry %d", from)
+	}
+	if err := tx.Bucket(bucketBlobs).Put(blobKey(to, k[8:]), bytes.Clone(v)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // flipBlobByte inverts one byte in the middle of the blob kept for b.
 func flipBlobByte(t testing.TB, tx *bolt.Tx, b []byte) {
 	t.Helper()
-	sum := sha256.Sum256(b)
-	v := bytes.Clone(tx.Bucket(bucketBlobs).Get(sum[:]))
-	if v == nil {
-		t.Fatalf("no blob %x", sum)
-	}
+	k := blobKeyOf(t, tx, sumOf(b))
+	v := bytes.Clone(tx.Bucket(bucketBlobs).Get(k))
 	v[len(v)/2] ^= 0xff
-	if err := tx.Bucket(bucketBlobs).Put(sum[:], v); err != nil {
+	if err := tx.Bucket(bucketBlobs).Put(k, v); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -102,7 +102,7 @@ func blobOf(t *testing.T, path string, i uint64) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := l.Blob(e.GetCheckpointSha256())
+	b, err := l.CheckpointNote(e)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestVerifyRefusesCheckpointTampering(t *testing.T) {
 			name:   "cosigned note replaced under its key",
 			ledger: id,
 			tamper: func(t *testing.T, tx *bolt.Tx) {
-				if err := tx.Bucket(bucketBlobs).Put(sumOf(idNote3), idNote7); err != nil {
+				if err := tx.Bucket(bucketBlobs).Put(blobKeyOf(t, tx, sumOf(idNote3)), idNote7); err != nil {
 					t.Fatal(err)
 				}
 			},
@@ -199,7 +199,7 @@ func TestVerifyRefusesCheckpointTampering(t *testing.T) {
 				if len(cut) == len(idNote7) {
 					t.Fatal("no cosignature line")
 				}
-				if err := tx.Bucket(bucketBlobs).Put(sumOf(idNote7), cut); err != nil {
+				if err := tx.Bucket(bucketBlobs).Put(blobKeyOf(t, tx, sumOf(idNote7)), cut); err != nil {
 					t.Fatal(err)
 				}
 			},
@@ -209,7 +209,7 @@ func TestVerifyRefusesCheckpointTampering(t *testing.T) {
 			name:   "witnessed note deleted",
 			ledger: id,
 			tamper: func(t *testing.T, tx *bolt.Tx) {
-				if err := tx.Bucket(bucketBlobs).Delete(sumOf(khNote4)); err != nil {
+				if err := tx.Bucket(bucketBlobs).Delete(blobKeyOf(t, tx, sumOf(khNote4))); err != nil {
 					t.Fatal(err)
 				}
 			},
@@ -219,7 +219,8 @@ func TestVerifyRefusesCheckpointTampering(t *testing.T) {
 			name:   "entry points at a later note, tree rebuilt",
 			ledger: id,
 			tamper: func(t *testing.T, tx *bolt.Tx) {
-				editEntry(t, tx, 3, func(e *ledgerv1.Entry) { e.CheckpointSha256, e.CheckpointSize = sumOf(idNote7), 7 })
+				sum := putBlob(t, tx, 3, idNote7)
+				editEntry(t, tx, 3, func(e *ledgerv1.Entry) { e.CheckpointSha256, e.CheckpointSize = sum, 7 })
 			},
 			rebuild: true, want: 3, wantIn: "only 3 entries come before it",
 		},
@@ -235,7 +236,8 @@ func TestVerifyRefusesCheckpointTampering(t *testing.T) {
 			name:   "sizes do not grow, tree rebuilt",
 			ledger: id,
 			tamper: func(t *testing.T, tx *bolt.Tx) {
-				editEntry(t, tx, 7, func(e *ledgerv1.Entry) { e.CheckpointSha256, e.CheckpointSize = sumOf(idNote3), 3 })
+				sum := putBlob(t, tx, 7, idNote3)
+				editEntry(t, tx, 7, func(e *ledgerv1.Entry) { e.CheckpointSha256, e.CheckpointSize = sum, 3 })
 			},
 			rebuild: true, want: 7, wantIn: "not larger than the size 3",
 		},

@@ -676,24 +676,25 @@ func (o *opener) fetch(j *job) {
 	}
 	e := j.e
 	var sum []byte
+	var read func(*ledgerv1.Entry) ([]byte, error)
 	what := ""
 	switch e.GetKind() {
 	case ledgerv1.EntryKind_ENTRY_KIND_SENT, ledgerv1.EntryKind_ENTRY_KIND_RECEIVED:
 		if j.deferred, j.err = o.firstAbout(e); j.err != nil {
 			return
 		}
-		sum, what = e.GetEnvelopeSha256(), "envelope"
+		sum, read, what = e.GetEnvelopeSha256(), o.l.Envelope, "envelope"
 	case ledgerv1.EntryKind_ENTRY_KIND_RECEIPT_ISSUED, ledgerv1.EntryKind_ENTRY_KIND_RECEIPT_RECEIVED:
-		sum, what = e.GetReceiptSha256(), "receipt"
+		sum, read, what = e.GetReceiptSha256(), o.l.Receipt, "receipt"
 	case ledgerv1.EntryKind_ENTRY_KIND_CHECKPOINT_COSIGNED, ledgerv1.EntryKind_ENTRY_KIND_CHECKPOINT_WITNESSED:
 		if j.cfg.notes == nil {
 			return // the walker says so
 		}
-		sum, what = e.GetCheckpointSha256(), "checkpoint"
+		sum, read, what = e.GetCheckpointSha256(), o.l.CheckpointNote, "checkpoint"
 	default:
 		return
 	}
-	j.blob, j.err = o.blob(e, sum, what)
+	j.blob, j.err = o.blob(e, sum, read, what)
 }
 
 // open checks the signatures on what fetch read, and what they cover.
@@ -763,12 +764,13 @@ func (o *opener) firstAbout(e *ledgerv1.Entry) (deferred *Problem, err error) {
 	return nil, nil
 }
 
-// blob returns the bytes kept under sum, checked against it.
-func (o *opener) blob(e *ledgerv1.Entry, sum []byte, what string) ([]byte, error) {
+// blob returns the bytes e names by sum, as read, checked against sum: the
+// ledger finds them by entry, and whoever has the file can put anything there.
+func (o *opener) blob(e *ledgerv1.Entry, sum []byte, read func(*ledgerv1.Entry) ([]byte, error), what string) ([]byte, error) {
 	if len(sum) != sha256.Size {
 		return nil, problem(e, nil, "%s_sha256 has %d bytes, want %d", what, len(sum), sha256.Size)
 	}
-	b, err := o.l.Blob(sum)
+	b, err := read(e)
 	if errors.Is(err, ledger.ErrNotFound) {
 		return nil, problem(e, err, "the %s %s is not in the ledger's blobs", what, short(sum))
 	}

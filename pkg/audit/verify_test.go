@@ -145,11 +145,13 @@ func TestVerifyRefusesTampering(t *testing.T) {
 	}
 	// replaceEnvelope keeps env and points entry i at it.
 	replaceEnvelope := func(t *testing.T, tx *bolt.Tx, i uint64, env []byte) {
-		sum := putBlob(t, tx, env)
+		sum := putBlob(t, tx, i, env)
 		editEntry(t, tx, i, func(e *ledgerv1.Entry) { e.EnvelopeSha256 = sum })
 	}
-	// appendCopy appends a copy of entry i as the next entry, one second later.
+	// appendCopy appends a copy of entry i as the next entry, one second
+	// later, with the signed bytes it introduced.
 	appendCopy := func(t *testing.T, tx *bolt.Tx, i, next uint64) {
+		copyBlob(t, tx, i, next)
 		e := getEntry(t, tx, i)
 		last := getEntry(t, tx, next-1)
 		e.Index = next
@@ -234,8 +236,7 @@ func TestVerifyRefusesTampering(t *testing.T) {
 			name:   "envelope blob deleted",
 			ledger: p.kh,
 			tamper: func(t *testing.T, tx *bolt.Tx) {
-				sum := sumOf(f.m2.Envelope)
-				if err := tx.Bucket(bucketBlobs).Delete(sum); err != nil {
+				if err := tx.Bucket(bucketBlobs).Delete(blobKeyOf(t, tx, sumOf(f.m2.Envelope))); err != nil {
 					t.Fatal(err)
 				}
 			},
@@ -273,6 +274,8 @@ func TestVerifyRefusesTampering(t *testing.T) {
 			ledger: p.id,
 			tamper: func(t *testing.T, tx *bolt.Tx) {
 				a, b := getEntry(t, tx, 1), getEntry(t, tx, 3)
+				putBlob(t, tx, 3, f.m1.Envelope)
+				putBlob(t, tx, 1, f.m2.Envelope)
 				a.Index, b.Index = 3, 1
 				a.RecordedAt, b.RecordedAt = b.RecordedAt, a.RecordedAt
 				putEntry(t, tx, a)
@@ -333,7 +336,7 @@ func TestVerifyRefusesTampering(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				sum := putBlob(t, tx, signed)
+				sum := putBlob(t, tx, 2, signed)
 				editEntry(t, tx, 2, func(e *ledgerv1.Entry) { e.ReceiptSha256 = sum })
 			},
 			want: 2,
@@ -342,7 +345,8 @@ func TestVerifyRefusesTampering(t *testing.T) {
 			name:   "receipt received is another message's",
 			ledger: p.id,
 			tamper: func(t *testing.T, tx *bolt.Tx) {
-				editEntry(t, tx, 2, func(e *ledgerv1.Entry) { e.ReceiptSha256 = sumOf(f.m2.Receipt) })
+				sum := putBlob(t, tx, 2, f.m2.Receipt)
+				editEntry(t, tx, 2, func(e *ledgerv1.Entry) { e.ReceiptSha256 = sum })
 			},
 			want: 2,
 		},
@@ -373,6 +377,7 @@ func TestVerifyRefusesTampering(t *testing.T) {
 			tamper: func(t *testing.T, tx *bolt.Tx) {
 				e := getEntry(t, tx, 7)
 				e.Index = 6
+				copyBlob(t, tx, 7, 6)
 				putEntry(t, tx, e)
 				if err := tx.Bucket(bucketEntries).Delete(be64(7)); err != nil {
 					t.Fatal(err)
@@ -586,7 +591,7 @@ func TestVerifyTrustsOnlyGivenKeys(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sum := putBlob(t, tx, env)
+			sum := putBlob(t, tx, m.Sent, env)
 			editEntry(t, tx, m.Sent, func(e *ledgerv1.Entry) { e.EnvelopeSha256 = sum })
 		}
 		return nil

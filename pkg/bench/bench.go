@@ -48,6 +48,8 @@ type Options struct {
 	FloorDuration time.Duration
 	// Workers sets delivery.workers in both configs; 0 keeps the node's default.
 	Workers int
+	// Batch sets delivery.batch in both configs; 0 keeps the node's default.
+	Batch int
 
 	// InProcess runs both nodes inside this process instead of as
 	// subprocesses: for profiling the whole path in one profile.
@@ -94,8 +96,8 @@ func (o *Options) defaults() error {
 		return errors.New("bench: concurrency must be at least 1")
 	case o.Rate < 0, o.DrainRate < 0:
 		return errors.New("bench: rates must not be negative")
-	case o.Backlog < 0, o.StartUpEntries < 0, o.Workers < 0:
-		return errors.New("bench: backlog, start-up entries and workers must not be negative")
+	case o.Backlog < 0, o.StartUpEntries < 0, o.Workers < 0, o.Batch < 0:
+		return errors.New("bench: backlog, start-up entries, workers and batch must not be negative")
 	case !o.InProcess && o.Command == nil:
 		return errors.New("bench: a command to run nodes is required unless in-process")
 	}
@@ -113,6 +115,7 @@ type Result struct {
 	PayloadBytes  int     `json:"payload_bytes"`
 	RatePerS      float64 `json:"rate_per_s"` // offered; 0 is closed loop
 	Workers       int     `json:"delivery_workers"`
+	Batch         int     `json:"delivery_batch"`
 	OutboxLimit   int     `json:"outbox_limit"`
 	Floors        Floors  `json:"floors"`
 	CeilingPerS   float64 `json:"ceiling_per_s"`
@@ -123,15 +126,20 @@ type Result struct {
 	Submitted     int64   `json:"submitted"`
 	Accepted      int64   `json:"accepted"`
 	Receipted     int64   `json:"receipted"`
-	Failed        int64   `json:"failed"`
-	FirstError    string  `json:"first_error,omitempty"`
+	// AwaitedSeparately counts receipted messages whose receipt did not come
+	// within SubmitMessage's wait, so the submitter waited on with
+	// AwaitReceipt. Above zero, the link was slower than that wait.
+	AwaitedSeparately int64  `json:"awaited_separately"`
+	Failed            int64  `json:"failed"`
+	FirstError        string `json:"first_error,omitempty"`
 	// Latency from submission (or, open loop, from when it was due) to the
 	// receipt ledgered, over Receipted messages.
 	P50Ms  float64 `json:"p50_ms"`
 	P99Ms  float64 `json:"p99_ms"`
 	P999Ms float64 `json:"p999_ms"`
 	MaxMs  float64 `json:"max_ms"`
-	// Latency from submission to "accepted" (signed and durable).
+	// Latency from submission to "accepted" (signed and durable): to the time
+	// the message's SENT entry records.
 	AcceptP50Ms float64 `json:"accept_p50_ms"`
 	AcceptP99Ms float64 `json:"accept_p99_ms"`
 	// PeakRSSBytes is each node's VmHWM by agency. In-process it is the
@@ -364,6 +372,7 @@ func (r *run) setup() error {
 		f := demo.DevConfig(r.dir, layout.Nodes[i], layout.Nodes[1-i], peers[i], peers[1-i])
 		f.Metrics.Listen = metrics[i]
 		f.Delivery.Workers = r.opts.Workers
+		f.Delivery.Batch = r.opts.Batch
 		// A backlog must fit in the outbox with room for what is submitted
 		// while it drains.
 		f.Delivery.OutboxLimit = limit
@@ -378,6 +387,7 @@ func (r *run) setup() error {
 		r.results[i].Role = [2]string{"sender", "receiver"}[i]
 	}
 	r.res.Workers = r.cfgs[0].Workers
+	r.res.Batch = r.cfgs[0].Batch
 	r.res.OutboxLimit = r.cfgs[0].OutboxLimit
 	return nil
 }
@@ -518,6 +528,7 @@ func (r *run) endToEnd(ctx context.Context) error {
 	selfAfter, _ := cpuTime(os.Getpid())
 	res := r.res
 	res.Submitted, res.Accepted, res.Receipted, res.Failed = out.submitted, out.accepted, out.receipted, out.failed
+	res.AwaitedSeparately = out.awaitedSeparately
 	if out.firstErr != nil {
 		res.FirstError = out.firstErr.Error()
 	}

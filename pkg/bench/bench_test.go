@@ -113,7 +113,15 @@ func checkResult(t *testing.T, res *bench.Result) {
 			}
 		}
 	}
-	positive(got, "ceiling_per_s", "achieved_per_s", "ratio", "p50_ms", "p99_ms", "p999_ms")
+	positive(got, "ceiling_per_s", "achieved_per_s", "ratio", "p50_ms", "p99_ms", "p999_ms", "accept_p50_ms")
+	if _, ok := got["awaited_separately"].(float64); !ok {
+		t.Errorf("awaited_separately = %v, want a count", got["awaited_separately"])
+	}
+	// The answer to a submission that waits comes with the receipt;
+	// acceptance is the earlier time the SENT entry records.
+	if res.AcceptP50Ms >= res.P50Ms {
+		t.Errorf("submit to accepted p50 %.2f ms, not below submit to receipt p50 %.2f ms", res.AcceptP50Ms, res.P50Ms)
+	}
 	floors, _ := got["floors"].(map[string]any)
 	positive(floors, "echo_per_s", "sign_per_s", "verify_per_s", "ledger_append_per_s")
 	rss, _ := got["peak_rss_bytes"].(map[string]any)

@@ -14,10 +14,14 @@
 //     profiling, both inside the bench's process), and times each from
 //     process start to its local API answering.
 //  3. Drives submitters of alerts padded to the payload size through the
-//     sending node's local API (SubmitMessage, then AwaitReceipt) for the
-//     run's duration, closed loop or at an offered rate, and measures
-//     accepted and receipted messages per second and latency percentiles
-//     from submission to the receipt being in the sender's ledger.
+//     sending node's local API for the run's duration, closed loop or at an
+//     offered rate: one SubmitMessage call per message that also waits for
+//     its receipt (await_receipt), and AwaitReceipt only for a message whose
+//     receipt did not come within that wait (counted, so it shows). It
+//     measures accepted and receipted messages per second and latency
+//     percentiles from submission to the receipt being in the sender's
+//     ledger, and to acceptance as the time the message's SENT entry
+//     records.
 //  4. Optionally stops the receiving node, queues a backlog, starts it again
 //     and times the drain while new submissions keep arriving.
 //

@@ -59,8 +59,8 @@ The run fails if any accepted message was not receipted.`,
 				return usageError{fmt.Errorf("--concurrency must be at least 1")}
 			case o.Rate < 0, o.DrainRate <= 0:
 				return usageError{fmt.Errorf("--rate must not be negative, and --drain-rate must be positive")}
-			case o.Backlog < 0, o.StartUpEntries < 0, o.Workers < 0:
-				return usageError{fmt.Errorf("--backlog, --start-up-entries and --workers must not be negative")}
+			case o.Backlog < 0, o.StartUpEntries < 0, o.Workers < 0, o.Batch < 0:
+				return usageError{fmt.Errorf("--backlog, --start-up-entries, --workers and --batch must not be negative")}
 			case o.FloorDuration <= 0:
 				return usageError{fmt.Errorf("--floor-duration must be positive")}
 			case o.Payload < bench.MinPayload(now) || o.Payload > bench.MaxPayload(now):
@@ -104,6 +104,7 @@ The run fails if any accepted message was not receipted.`,
 	f.IntVar(&o.StartUpEntries, "start-up-entries", 0, "fill each ledger with this many entries before the nodes start")
 	f.DurationVar(&o.FloorDuration, "floor-duration", 2*time.Second, "how long each floor is measured")
 	f.IntVar(&o.Workers, "workers", 0, "delivery.workers of both nodes; 0 keeps the default")
+	f.IntVar(&o.Batch, "batch", 0, "delivery.batch of both nodes; 0 keeps the default")
 	f.BoolVar(&o.InProcess, "in-process", false, "run both nodes inside this process (for one profile of everything)")
 	f.StringVar(&o.CPUProfileDir, "cpuprofile", "", "write CPU profiles of the end-to-end phase into this directory")
 	f.StringVar(&o.Dir, "dir", "", "keep PKI, configs, ledgers and node logs in this new directory instead of a temporary one")
@@ -171,7 +172,7 @@ func writeBench(w io.Writer, r *bench.Result) error {
 	if r.RatePerS > 0 {
 		load = fmt.Sprintf("%.0f/s offered, at most %d in flight", r.RatePerS, r.Concurrency)
 	}
-	p("run\t%s nodes; %s; %g s; %d-byte envelopes; %d delivery workers", r.Mode, load, r.DurationS, r.PayloadBytes, r.Workers)
+	p("run\t%s nodes; %s; %g s; %d-byte envelopes; %d delivery workers, batches of up to %d", r.Mode, load, r.DurationS, r.PayloadBytes, r.Workers, r.Batch)
 	f := r.Floors
 	p("floors\techo %.0f/s, sign %.0f/s, verify %.0f/s (one core; all cores %.0f/s and %.0f/s), ledger append %.0f/s (batch %.1f)",
 		f.EchoPerS, f.SignPerS, f.VerifyPerS, f.SignAllCoresPerS, f.VerifyAllCoresPerS, f.LedgerAppendPerS, f.LedgerMeanBatch)
@@ -180,7 +181,7 @@ func writeBench(w io.Writer, r *bench.Result) error {
 		p("achieved\t%.0f/s receipted end to end (%.0f/s accepted): %.0f%% of M", r.AchievedPerS, r.AcceptedPerS, 100*r.Ratio)
 		p("latency\tsubmit to receipt p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms, max %.1f ms; submit to accepted p50 %.1f ms, p99 %.1f ms",
 			r.P50Ms, r.P99Ms, r.P999Ms, r.MaxMs, r.AcceptP50Ms, r.AcceptP99Ms)
-		p("messages\t%d accepted, %d receipted, %d failed", r.Accepted, r.Receipted, r.Failed)
+		p("messages\t%d accepted, %d receipted (%d after SubmitMessage's wait, with AwaitReceipt), %d failed", r.Accepted, r.Receipted, r.AwaitedSeparately, r.Failed)
 		cpu := fmt.Sprintf("%.0f µs a message, nodes and load together (the model's share: %.0f µs)", r.CPUPerMessageUs, 1e6*float64(m.Cores)/r.CeilingPerS)
 		if r.LoadCPUS > 0 {
 			cpu += fmt.Sprintf("; the submitters used %.1f CPU-s", r.LoadCPUS)

@@ -59,6 +59,7 @@ func TestCheckConfigPrintsEffectiveSettings(t *testing.T) {
 		"counterpart.messages_key": filepath.Join(certs, "immigration.gov.kh", "messages.vkey"),
 		"local.socket":             filepath.Join(state, config.DefaultLocalSocketName),
 		"delivery.workers":         float64(config.DefaultDeliveryWorkers),
+		"delivery.batch":           float64(config.DefaultDeliveryBatch),
 		"delivery.initial_backoff": "50ms", // set in the file
 		"delivery.attempt_timeout": config.DefaultAttemptTimeout.String(),
 		"delivery.outbox_limit":    float64(config.DefaultOutboxLimit),

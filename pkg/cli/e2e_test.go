@@ -409,9 +409,10 @@ func writeFile(t *testing.T, path, text string) string {
 
 // sendResult is what `alert send` and `outcome send` print with -o json.
 type sendResult struct {
-	MessageID   string `json:"message_id"`
-	LedgerIndex uint64 `json:"ledger_index"`
-	ThreadID    string `json:"thread_id"`
+	MessageID   string    `json:"message_id"`
+	LedgerIndex uint64    `json:"ledger_index"`
+	ThreadID    string    `json:"thread_id"`
+	AcceptedAt  time.Time `json:"accepted_at"`
 }
 
 // decodeSend checks the JSON of a send: a UUIDv7 message ID and a numeric
@@ -426,6 +427,9 @@ func decodeSend(t *testing.T, r result) sendResult {
 	var s sendResult
 	decodeJSON(t, r, &s)
 	wantUUIDv7(t, s.MessageID)
+	if s.AcceptedAt.IsZero() {
+		t.Errorf("no accepted_at\n%s", r)
+	}
 	return s
 }
 

@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/focalpoint-gateway/focalpoint/pkg/focal"
 	focalv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/focal/v1"
 	messagev1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/message/v1"
 )
@@ -75,6 +77,17 @@ func newPingCmd() *cobra.Command {
 	return c
 }
 
+// awaitFor is how long a submission waits for its receipt: until ctx ends,
+// as far as the node allows. The node itself stops a little before ctx's
+// deadline, so that the answer arrives in time.
+func awaitFor(ctx context.Context) time.Duration {
+	d := focal.MaxAwaitReceipt
+	if dl, ok := ctx.Deadline(); ok {
+		d = min(d, max(0, time.Until(dl)))
+	}
+	return d
+}
+
 func ping(ctx context.Context, client focalv1.FocalServiceClient, count, concurrency int) pingResult {
 	var (
 		mu       sync.Mutex
@@ -104,9 +117,12 @@ func ping(ctx context.Context, client focalv1.FocalServiceClient, count, concurr
 				n := next
 				mu.Unlock()
 				start := time.Now()
-				sub, err := client.SubmitMessage(ctx, &focalv1.SubmitMessageRequest{Draft: &focalv1.Draft{
-					Payload: &messagev1.Payload{Kind: &messagev1.Payload_Test{Test: &messagev1.TestMessage{Nonce: fmt.Sprintf("ping %d", n)}}},
-				}})
+				sub, err := client.SubmitMessage(ctx, &focalv1.SubmitMessageRequest{
+					Draft: &focalv1.Draft{
+						Payload: &messagev1.Payload{Kind: &messagev1.Payload_Test{Test: &messagev1.TestMessage{Nonce: fmt.Sprintf("ping %d", n)}}},
+					},
+					AwaitReceipt: durationpb.New(awaitFor(ctx)),
+				})
 				if err != nil {
 					fail(err)
 					continue
@@ -114,9 +130,12 @@ func ping(ctx context.Context, client focalv1.FocalServiceClient, count, concurr
 				mu.Lock()
 				res.Sent++
 				mu.Unlock()
-				if _, err := client.AwaitReceipt(ctx, &focalv1.AwaitReceiptRequest{MessageId: sub.GetMessageId()}); err != nil {
-					fail(err)
-					continue
+				// A --timeout longer than a submission may wait goes on here.
+				if sub.GetReceipt() == nil {
+					if _, err := client.AwaitReceipt(ctx, &focalv1.AwaitReceiptRequest{MessageId: sub.GetMessageId()}); err != nil {
+						fail(err)
+						continue
+					}
 				}
 				mu.Lock()
 				res.Receipted++

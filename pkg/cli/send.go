@@ -55,8 +55,9 @@ func newSendCmd(kind, short string, reply bool, isKind func(*focalv1.Draft) bool
 	var cf configFlag
 	var out output
 	var file, inReplyTo string
+	var wait waitFlag
 	c := &cobra.Command{
-		Use:   "send --config FILE --file DRAFT",
+		Use:   "send --config FILE --file DRAFT [--wait DURATION]",
 		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -79,15 +80,12 @@ func newSendCmd(kind, short string, reply bool, isKind func(*focalv1.Draft) bool
 				return err
 			}
 			defer done()
-			resp, err := client.SubmitMessage(cmd.Context(), &focalv1.SubmitMessageRequest{Draft: d})
-			if err != nil {
-				return err
-			}
-			return submitted(cmd, asJSON, kind, resp)
+			return send(cmd, client, asJSON, kind, wait, d)
 		},
 	}
 	cf.register(c)
 	out.register(c)
+	wait.register(c)
 	c.Flags().StringVar(&file, "file", "", "the draft, YAML or JSON (- for standard input)")
 	required(c, "file")
 	if reply {

@@ -317,6 +317,7 @@ func effective(cfg *config.Config) []struct {
 		}},
 		{"delivery", []setting{
 			{key: "workers", value: cfg.Workers},
+			{key: "batch", value: cfg.Batch},
 			{key: "initial_backoff", value: d(cfg.InitialBackoff)},
 			{key: "max_backoff", value: d(cfg.MaxBackoff)},
 			{key: "attempt_timeout", value: d(cfg.AttemptTimeout)},

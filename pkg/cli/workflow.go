@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/hex"
 	"fmt"
 	"io"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/focalpoint-gateway/focalpoint/pkg/focal"
 	focalv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/focal/v1"
@@ -34,20 +36,80 @@ func newReferralCmd() *cobra.Command {
 	return c
 }
 
-// submitted prints what SubmitMessage answered.
-func submitted(cmd *cobra.Command, asJSON bool, what string, resp *focalv1.SubmitMessageResponse) error {
-	if asJSON {
-		return writeJSON(cmd.OutOrStdout(), map[string]any{
-			"message_id": resp.GetMessageId(), "ledger_index": resp.GetLedgerIndex(), "thread_id": resp.GetThreadId(),
-		})
+// waitFlag is the --wait flag of the commands that send a message.
+type waitFlag struct{ d time.Duration }
+
+func (w *waitFlag) register(c *cobra.Command) {
+	c.Flags().DurationVar(&w.d, "wait", 0, fmt.Sprintf("once the message is accepted, wait up to this long (at most %s) for the counterpart's receipt", focal.MaxAwaitReceipt))
+}
+
+// request is a submission of d that waits as the flag says.
+func (w *waitFlag) request(d *focalv1.Draft) (*focalv1.SubmitMessageRequest, error) {
+	if w.d < 0 || w.d > focal.MaxAwaitReceipt {
+		return nil, usageError{fmt.Errorf("--wait %s: want from 0 to %s", w.d, focal.MaxAwaitReceipt)}
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "accepted %s %s\nledger index %d\ncase %s\n", what, resp.GetMessageId(), resp.GetLedgerIndex(), resp.GetThreadId())
+	req := &focalv1.SubmitMessageRequest{Draft: d}
+	if w.d > 0 {
+		req.AwaitReceipt = durationpb.New(w.d)
+	}
+	return req, nil
+}
+
+// submitted prints what SubmitMessage answered. A message accepted without
+// its receipt within the wait is not a failure: it is in the outbox, and
+// delivery goes on.
+func submitted(cmd *cobra.Command, asJSON bool, what string, w waitFlag, resp *focalv1.SubmitMessageResponse) error {
+	r := resp.GetReceipt()
+	if asJSON {
+		out := map[string]any{
+			"message_id": resp.GetMessageId(), "ledger_index": resp.GetLedgerIndex(), "thread_id": resp.GetThreadId(),
+		}
+		if at := resp.GetAcceptedAt(); at != nil {
+			out["accepted_at"] = at.AsTime().Format(time.RFC3339Nano)
+		}
+		if w.d > 0 {
+			out["receipted"] = r != nil
+		}
+		if r != nil {
+			out["receipt"] = map[string]any{
+				"receiver":              r.GetReceipt().GetReceiver().GetAgency(),
+				"receiver_ledger_index": r.GetReceipt().GetLedgerIndex(),
+				"received_at":           r.GetReceipt().GetReceivedAt().AsTime().Format(time.RFC3339Nano),
+				"ledger_index":          r.GetLedgerIndex(),
+				"sha256":                hex.EncodeToString(r.GetReceiptSha256()),
+			}
+		}
+		return writeJSON(cmd.OutOrStdout(), out)
+	}
+	o := cmd.OutOrStdout()
+	fmt.Fprintf(o, "accepted %s %s\nledger index %d\ncase %s\n", what, resp.GetMessageId(), resp.GetLedgerIndex(), resp.GetThreadId())
+	switch {
+	case r != nil:
+		fmt.Fprintf(o, "receipted by %s: its ledger index %d, received %s\n", r.GetReceipt().GetReceiver().GetAgency(),
+			r.GetReceipt().GetLedgerIndex(), r.GetReceipt().GetReceivedAt().AsTime().UTC().Format(time.RFC3339))
+	case w.d > 0:
+		fmt.Fprintf(o, "accepted; no receipt yet within %s: it waits in the outbox and delivery goes on\n", w.d)
+	}
 	return nil
+}
+
+// send submits d, waiting as w says, and prints the answer.
+func send(cmd *cobra.Command, client focalv1.FocalServiceClient, asJSON bool, what string, w waitFlag, d *focalv1.Draft) error {
+	req, err := w.request(d)
+	if err != nil {
+		return err
+	}
+	resp, err := client.SubmitMessage(cmd.Context(), req)
+	if err != nil {
+		return err
+	}
+	return submitted(cmd, asJSON, what, w, resp)
 }
 
 func newAckCmd() *cobra.Command {
 	var notActionable bool
 	var note, unit string
+	var wait waitFlag
 	c := nodeCommand(&cobra.Command{
 		Use:   "ack --config FILE MESSAGE-ID",
 		Short: "Acknowledge a message from the counterpart: read and accepted for action (or not actionable)",
@@ -61,17 +123,14 @@ func newAckCmd() *cobra.Command {
 		if notActionable {
 			ack.Status = messagev1.AcknowledgementStatus_ACKNOWLEDGEMENT_STATUS_NOT_ACTIONABLE
 		}
-		resp, err := client.SubmitMessage(cmd.Context(), &focalv1.SubmitMessageRequest{Draft: &focalv1.Draft{
+		return send(cmd, client, asJSON, "acknowledgement", wait, &focalv1.Draft{
 			InReplyTo: args[0],
 			// An acknowledgement says nothing about anyone: use only for its purpose.
 			Handling: &messagev1.Handling{Code: messagev1.HandlingCode_HANDLING_CODE_H0},
 			Payload:  &messagev1.Payload{Kind: &messagev1.Payload_Acknowledgement{Acknowledgement: ack}},
-		}})
-		if err != nil {
-			return err
-		}
-		return submitted(cmd, asJSON, "acknowledgement", resp)
+		})
 	})
+	wait.register(c)
 	c.Flags().BoolVar(&notActionable, "not-actionable", false, "read, but no action will be taken (give --note)")
 	c.Flags().StringVar(&note, "note", "", "a note; required with --not-actionable")
 	c.Flags().StringVar(&unit, "unit", "", "the unit that will act")
@@ -87,6 +146,7 @@ var withdrawalCodes = map[string]messagev1.WithdrawalReason{
 
 func newWithdrawCmd() *cobra.Command {
 	var reason, code, duplicateOf string
+	var wait waitFlag
 	c := nodeCommand(&cobra.Command{
 		Use:   "withdraw --config FILE ALERT-ID --reason TEXT",
 		Short: "Withdraw an alert this node sent (supervisors only)",
@@ -96,18 +156,15 @@ func newWithdrawCmd() *cobra.Command {
 		if !ok {
 			return usageError{fmt.Errorf("--code %q: want error, resolved, duplicate or other", code)}
 		}
-		resp, err := client.SubmitMessage(cmd.Context(), &focalv1.SubmitMessageRequest{Draft: &focalv1.Draft{
+		return send(cmd, client, asJSON, "withdrawal", wait, &focalv1.Draft{
 			InReplyTo: args[0],
 			Handling:  &messagev1.Handling{Code: messagev1.HandlingCode_HANDLING_CODE_H0},
 			Payload: &messagev1.Payload{Kind: &messagev1.Payload_AlertWithdrawal{AlertWithdrawal: &messagev1.AlertWithdrawal{
 				ReasonCode: rc, Reason: reason, DuplicateOf: duplicateOf,
 			}}},
-		}})
-		if err != nil {
-			return err
-		}
-		return submitted(cmd, asJSON, "withdrawal", resp)
+		})
 	})
+	wait.register(c)
 	c.Flags().StringVar(&reason, "reason", "", "why, in words (required)")
 	c.Flags().StringVar(&code, "code", "other", "why, as a code: error, resolved, duplicate or other")
 	c.Flags().StringVar(&duplicateOf, "duplicate-of", "", "with --code duplicate: the alert that stays in force")
@@ -217,7 +274,8 @@ func newStatsCmd() *cobra.Command {
 
 	var sendMonth, notes string
 	var deferredDepartures, deferredPassports uint32
-	send := nodeCommand(&cobra.Command{
+	var wait waitFlag
+	sendCmd := nodeCommand(&cobra.Command{
 		Use:   "send --config FILE --month YYYY-MM [--deferred-departures N] [--deferred-passports N]",
 		Short: "Send the month's statistics report; the message counts come from the ledger",
 		Args:  cobra.NoArgs,
@@ -228,20 +286,17 @@ func newStatsCmd() *cobra.Command {
 		}
 		report := focal.ReportFromLedger(st)
 		report.DeferredDepartures, report.DeferredPassportIssuances, report.Notes = deferredDepartures, deferredPassports, notes
-		resp, err := client.SubmitMessage(cmd.Context(), &focalv1.SubmitMessageRequest{Draft: &focalv1.Draft{
+		return send(cmd, client, asJSON, "statistics report", wait, &focalv1.Draft{
 			Handling: &messagev1.Handling{Code: messagev1.HandlingCode_HANDLING_CODE_H0},
 			Payload:  &messagev1.Payload{Kind: &messagev1.Payload_Statistics{Statistics: report}},
-		}})
-		if err != nil {
-			return err
-		}
-		return submitted(cmd, asJSON, "statistics report", resp)
+		})
 	})
-	send.Flags().StringVar(&sendMonth, "month", "", "the month, YYYY-MM (required)")
-	send.Flags().Uint32Var(&deferredDepartures, "deferred-departures", 0, "departures deferred this month (not in the ledger)")
-	send.Flags().Uint32Var(&deferredPassports, "deferred-passports", 0, "passport issuances deferred this month (not in the ledger)")
-	send.Flags().StringVar(&notes, "notes", "", "notes for the counterpart")
-	required(send, "month")
-	c.AddCommand(show, send)
+	wait.register(sendCmd)
+	sendCmd.Flags().StringVar(&sendMonth, "month", "", "the month, YYYY-MM (required)")
+	sendCmd.Flags().Uint32Var(&deferredDepartures, "deferred-departures", 0, "departures deferred this month (not in the ledger)")
+	sendCmd.Flags().Uint32Var(&deferredPassports, "deferred-passports", 0, "passport issuances deferred this month (not in the ledger)")
+	sendCmd.Flags().StringVar(&notes, "notes", "", "notes for the counterpart")
+	required(sendCmd, "month")
+	c.AddCommand(show, sendCmd)
 	return c
 }

@@ -25,9 +25,10 @@ func TestWorkflowCommands(t *testing.T) {
 	khNode.waitReady(t)
 
 	type sent struct {
-		MessageID   string `json:"message_id"`
-		LedgerIndex uint64 `json:"ledger_index"`
-		ThreadID    string `json:"thread_id"`
+		MessageID   string    `json:"message_id"`
+		LedgerIndex uint64    `json:"ledger_index"`
+		ThreadID    string    `json:"thread_id"`
+		AcceptedAt  time.Time `json:"accepted_at"`
 	}
 	alertFile := writeFile(t, filepath.Join(dir, "alert.yaml"), mustRun(t, "alert", "example").stdout)
 	var alert sent

@@ -34,9 +34,12 @@ const (
 	DefaultMaxMessageAge   = 30 * 24 * time.Hour
 	// The answer times follow EU practice for requests between law-enforcement
 	// bodies: eight hours when urgent, seven days otherwise.
-	DefaultUrgentDeadline   = 8 * time.Hour
-	DefaultNormalDeadline   = 7 * 24 * time.Hour
-	DefaultDeliveryWorkers  = 128
+	DefaultUrgentDeadline  = 8 * time.Hour
+	DefaultNormalDeadline  = 7 * 24 * time.Hour
+	DefaultDeliveryWorkers = 128
+	DefaultDeliveryBatch   = 64
+	// MaxDeliveryBatch is the most envelopes the peer API takes in one call.
+	MaxDeliveryBatch        = 256
 	DefaultInitialBackoff   = 200 * time.Millisecond
 	DefaultMaxBackoff       = 30 * time.Second
 	DefaultAttemptTimeout   = 10 * time.Second
@@ -115,6 +118,7 @@ type LocalFile struct {
 // DeliveryFile tunes the delivery loop.
 type DeliveryFile struct {
 	Workers        int      `json:"workers,omitempty"`
+	Batch          int      `json:"batch,omitempty"`
 	InitialBackoff Duration `json:"initial_backoff,omitempty"`
 	MaxBackoff     Duration `json:"max_backoff,omitempty"`
 	AttemptTimeout Duration `json:"attempt_timeout,omitempty"`
@@ -214,6 +218,7 @@ type Config struct {
 	HealthListen  string
 
 	Workers        int
+	Batch          int
 	InitialBackoff time.Duration
 	MaxBackoff     time.Duration
 	AttemptTimeout time.Duration
@@ -395,6 +400,7 @@ func (f *File) validate(dir string) (*Config, error) {
 		MetricsListen:   address("metrics.listen", f.Metrics.Listen, false),
 		HealthListen:    address("health.listen", f.Health.Listen, false),
 		Workers:         positive("delivery.workers", f.Delivery.Workers, DefaultDeliveryWorkers),
+		Batch:           positive("delivery.batch", f.Delivery.Batch, DefaultDeliveryBatch),
 		InitialBackoff:  duration("delivery.initial_backoff", f.Delivery.InitialBackoff, DefaultInitialBackoff),
 		MaxBackoff:      duration("delivery.max_backoff", f.Delivery.MaxBackoff, DefaultMaxBackoff),
 		AttemptTimeout:  duration("delivery.attempt_timeout", f.Delivery.AttemptTimeout, DefaultAttemptTimeout),
@@ -419,6 +425,9 @@ func (f *File) validate(dir string) (*Config, error) {
 	}
 	if c.MaxBackoff < c.InitialBackoff {
 		p.addf("delivery.max_backoff (%s) must not be less than delivery.initial_backoff (%s)", c.MaxBackoff, c.InitialBackoff)
+	}
+	if c.Batch > MaxDeliveryBatch {
+		p.addf("delivery.batch must be at most %d, the most the counterpart takes in one call", MaxDeliveryBatch)
 	}
 	if c.MaxMessageBytes > 4<<20 {
 		p.addf("limits.max_message_bytes must be at most 4 MiB")

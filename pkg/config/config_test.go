@@ -73,6 +73,7 @@ func TestParseBad(t *testing.T) {
 		{"bad socket role", "peer:\n", "local:\n  socket_role: root\npeer:\n", "local.socket_role"},
 		{"bad log level", "peer:\n", "log:\n  level: loud\npeer:\n", "log.level"},
 		{"wrong type", "max_backoff: 1m", "max_backoff: 1m\n  workers: many", "workers"},
+		{"batch too large", "max_backoff: 1m", "max_backoff: 1m\n  batch: 257", "delivery.batch must be at most 256"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

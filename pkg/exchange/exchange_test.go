@@ -55,11 +55,11 @@ func TestAlertAndOutcomeEndToEnd(t *testing.T) {
 	if received.GetKind() != ledgerv1.EntryKind_ENTRY_KIND_RECEIVED || issued.GetKind() != ledgerv1.EntryKind_ENTRY_KIND_RECEIPT_ISSUED {
 		t.Fatalf("KH entries in order %s, %s", received.GetKind(), issued.GetKind())
 	}
-	idReceipt, err := p.id.ledger.Blob(got.GetReceiptSha256())
+	idReceipt, err := p.id.ledger.Receipt(got)
 	if err != nil {
 		t.Fatal(err)
 	}
-	khReceipt, err := p.kh.ledger.Blob(issued.GetReceiptSha256())
+	khReceipt, err := p.kh.ledger.Receipt(issued)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestAlertAndOutcomeEndToEnd(t *testing.T) {
 	if idEntries[0].GetThreadId() != alert.ThreadID {
 		t.Errorf("ID files the outcome under thread %s, the alert's is %s", idEntries[0].GetThreadId(), alert.ThreadID)
 	}
-	raw, err := p.id.ledger.Blob(idEntries[0].GetEnvelopeSha256())
+	raw, err := p.id.ledger.Envelope(idEntries[0])
 	if err != nil {
 		t.Fatal(err)
 	}

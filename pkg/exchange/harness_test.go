@@ -245,6 +245,7 @@ func receiverOptions(s *side) exchange.ReceiverOptions {
 		MaxMessageAge:    testMaxMessageAge,
 		Now:              s.clock.Now,
 		Logger:           discardLogger(),
+		Status:           rpcerr.Status,
 	}
 }
 
@@ -287,7 +288,7 @@ func (p *pair) serveWith(t *testing.T, s *side, opts exchange.ReceiverOptions, w
 	s.receiver = exchange.NewReceiver(s.link, s.ledger, opts)
 	s.srv = grpc.NewServer(
 		grpc.Creds(identity.ServerCredentials(s.src, p.other(s).id)),
-		grpc.MaxRecvMsgSize(opts.MaxEnvelopeBytes+16),
+		grpc.MaxRecvMsgSize(exchange.MaxDeliverRequestBytes(opts.MaxEnvelopeBytes)),
 		grpc.ChainUnaryInterceptor(rpcerr.UnaryServerInterceptor(discardLogger())),
 	)
 	var impl peerv1.PeerServiceServer = s.receiver
@@ -524,8 +525,8 @@ func checkLedger(t *testing.T, s, other *side) {
 	l := s.ledger
 	self := note.VerifierList(s.signer.Verifier())
 	peer := note.VerifierList(other.signer.Verifier())
-	blob := func(e *ledgerv1.Entry, sum []byte) []byte {
-		b, err := l.Blob(sum)
+	blob := func(e *ledgerv1.Entry, read func(*ledgerv1.Entry) ([]byte, error), sum []byte) []byte {
+		b, err := read(e)
 		if err != nil {
 			t.Errorf("%s ledger: entry %d: %v", s.name, e.GetIndex(), err)
 			return nil
@@ -536,7 +537,7 @@ func checkLedger(t *testing.T, s, other *side) {
 		return b
 	}
 	openEnv := func(e *ledgerv1.Entry, keys note.Verifiers) {
-		b := blob(e, e.GetEnvelopeSha256())
+		b := blob(e, l.Envelope, e.GetEnvelopeSha256())
 		if b == nil {
 			return
 		}
@@ -550,7 +551,7 @@ func checkLedger(t *testing.T, s, other *side) {
 		}
 	}
 	openReceipt := func(e *ledgerv1.Entry, keys note.Verifiers) {
-		b := blob(e, e.GetReceiptSha256())
+		b := blob(e, l.Receipt, e.GetReceiptSha256())
 		if b == nil {
 			return
 		}

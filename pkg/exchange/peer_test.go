@@ -14,25 +14,69 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffegrpc/grpccredentials"
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/focalpoint-gateway/focalpoint/pkg/devpki"
+	"github.com/focalpoint-gateway/focalpoint/pkg/exchange"
 	envelopev1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/envelope/v1"
+	ledgerv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/ledger/v1"
 	messagev1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/message/v1"
 	peerv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/peer/v1"
 	"github.com/focalpoint-gateway/focalpoint/pkg/identity"
 	"github.com/focalpoint-gateway/focalpoint/pkg/keys"
 )
 
-func deliver(t *testing.T, c peerv1.PeerServiceClient, raw []byte) (*peerv1.DeliverResponse, error) {
+// deliver hands one envelope to the peer API and returns its receipt, or the
+// call's error, or the envelope's refusal as the status error it carries.
+func deliver(t *testing.T, c peerv1.PeerServiceClient, raw []byte) ([]byte, error) {
+	t.Helper()
+	results, err := deliverAll(t, c, raw)
+	if err != nil {
+		return nil, err
+	}
+	return results[0].receipt, results[0].err
+}
+
+type result struct {
+	receipt []byte
+	err     error
+}
+
+// deliverAll hands envelopes to the peer API in one call and returns the
+// answer to each, or the call's error.
+func deliverAll(t *testing.T, c peerv1.PeerServiceClient, raws ...[]byte) ([]result, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	return c.Deliver(ctx, &peerv1.DeliverRequest{Envelope: raw})
+	resp, err := c.Deliver(ctx, &peerv1.DeliverRequest{Envelopes: raws})
+	if err != nil {
+		return nil, err
+	}
+	if len(resp.GetResults()) != len(raws) {
+		t.Fatalf("%d answers to %d envelopes", len(resp.GetResults()), len(raws))
+	}
+	out := make([]result, len(raws))
+	for i, res := range resp.GetResults() {
+		switch r := res.GetResult().(type) {
+		case *peerv1.DeliverResult_SignedReceipt:
+			out[i].receipt = r.SignedReceipt
+		case *peerv1.DeliverResult_Refusal:
+			st := &spb.Status{}
+			if err := proto.Unmarshal(r.Refusal, st); err != nil {
+				t.Fatalf("answer %d: refusal does not parse: %v", i, err)
+			}
+			out[i].err = status.FromProto(st).Err()
+		default:
+			t.Fatalf("answer %d is empty", i)
+		}
+	}
+	return out, nil
 }
 
 // unchanged fails if the ledger of s moved since before.
@@ -278,7 +322,7 @@ func TestPeerAPIRefusesBadEnvelopes(t *testing.T) {
 		{
 			name: "over gRPC's limit",
 			raw: func() []byte {
-				return padded(t, seal(t, alertMessage(t, from, to), from.signer), testMaxEnvelope+1024)
+				return padded(t, seal(t, alertMessage(t, from, to), from.signer), exchange.MaxDeliverRequestBytes(testMaxEnvelope)+1024)
 			},
 			code: codes.ResourceExhausted,
 		},
@@ -352,7 +396,7 @@ func TestPeerAPIRefusesBadEnvelopes(t *testing.T) {
 			before := p.kh.ledger.Size()
 			resp, err := deliver(t, c, raw)
 			if err == nil {
-				t.Fatalf("accepted, receipt of %d bytes", len(resp.GetSignedReceipt()))
+				t.Fatalf("accepted, receipt of %d bytes", len(resp))
 			}
 			wantCode(t, err, tc.code, tc.field)
 			if !strings.Contains(err.Error(), tc.contains) {
@@ -402,13 +446,13 @@ func TestPeerAPIReplayAndConflict(t *testing.T) {
 	if err != nil {
 		t.Fatalf("replay: %v", err)
 	}
-	if !bytes.Equal(again.GetSignedReceipt(), first.GetSignedReceipt()) {
+	if !bytes.Equal(again, first) {
 		t.Error("the replay's receipt differs from the original")
 	}
 	unchanged(t, p.kh, after)
 
 	// A hand-sealed copy of the same message is the same bytes too.
-	if replay, err := deliver(t, c, sealBytes(t, marshal(t, m), p.id.signer)); err != nil || !bytes.Equal(replay.GetSignedReceipt(), first.GetSignedReceipt()) {
+	if replay, err := deliver(t, c, sealBytes(t, marshal(t, m), p.id.signer)); err != nil || !bytes.Equal(replay, first) {
 		t.Errorf("hand-sealed replay: %v", err)
 	}
 
@@ -444,7 +488,7 @@ func TestPeerAPIReplayAfterClockSkewWindow(t *testing.T) {
 	if err != nil {
 		t.Fatalf("replay %s after the first delivery: %v", 2*testClockSkew, err)
 	}
-	if !bytes.Equal(again.GetSignedReceipt(), first.GetSignedReceipt()) {
+	if !bytes.Equal(again, first) {
 		t.Error("the replay's receipt differs from the original")
 	}
 	unchanged(t, p.kh, after)
@@ -527,5 +571,102 @@ func TestPeerAPIRefusalIsBounded(t *testing.T) {
 	if size > limit {
 		t.Errorf("a %d-byte envelope is refused with %d bytes of status (%d field violations); want at most %d",
 			len(raw), size, len(badRequestFields(err)), limit)
+	}
+}
+
+// Envelopes delivered together are judged one by one: the good are ledgered
+// and receipted, each bad one gets its own refusal, and a bad one spoils
+// nothing for the others.
+func TestPeerAPIJudgesEachEnvelopeOfABatch(t *testing.T) {
+	p := newPair(t)
+	p.serve(t, p.kh)
+	c := p.peerClient(t, p.id, p.kh)
+	from, to := p.id, p.kh
+
+	good := alertMessage(t, from, to)
+	goodRaw := seal(t, good, from.signer)
+	flipped := bytes.Clone(goodRaw)
+	flipped[len(flipped)/2] ^= 0x01
+	conflicting := alertMessage(t, from, to)
+	conflicting.Header.MessageId = good.GetHeader().GetMessageId()
+	conflicting.Header.ThreadId = good.GetHeader().GetThreadId()
+	conflicting.GetPayload().GetAlert().Indicators = []string{"Something else entirely"}
+	rogueKey, _, err := keys.Generate(devpki.MessagesKeyName(tdID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rogue, err := keys.ParseSigner(rogueKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := seal(t, alertMessage(t, from, to), from.signer)
+
+	before := to.ledger.Size()
+	results, err := deliverAll(t, c,
+		goodRaw,
+		flipped,
+		goodRaw, // the same bytes twice in one call
+		seal(t, conflicting, from.signer),
+		seal(t, alertMessage(t, from, to), rogue),
+		second,
+	)
+	if err != nil {
+		t.Fatalf("the call failed as a whole: %v", err)
+	}
+	for i, want := range []codes.Code{codes.OK, codes.Unauthenticated, codes.OK, codes.AlreadyExists, codes.Unauthenticated, codes.OK} {
+		if got := status.Code(results[i].err); got != want {
+			t.Errorf("envelope %d: %v (%v), want %v", i, got, results[i].err, want)
+		}
+		if (want == codes.OK) != (results[i].receipt != nil) {
+			t.Errorf("envelope %d: receipt of %d bytes with code %v", i, len(results[i].receipt), want)
+		}
+	}
+	if !bytes.Equal(results[0].receipt, results[2].receipt) {
+		t.Error("the same bytes twice in one call got two different receipts")
+	}
+	// Two messages, each a RECEIVED and a RECEIPT_ISSUED entry.
+	if after := to.ledger.Size(); after != before+4 {
+		t.Errorf("ledger went from %d to %d entries, want %d", before, after, before+4)
+	}
+	for _, raw := range [][]byte{goodRaw, second} {
+		var env envelopev1.Envelope
+		unmarshal(t, raw, &env)
+		var m messagev1.Message
+		unmarshal(t, env.GetMessage(), &m)
+		k := kindsOf(t, to.ledger, m.GetHeader().GetMessageId())
+		if k[ledgerv1.EntryKind_ENTRY_KIND_RECEIVED] != 1 || k[ledgerv1.EntryKind_ENTRY_KIND_RECEIPT_ISSUED] != 1 {
+			t.Errorf("message %s: entries %v, want one RECEIVED and one RECEIPT_ISSUED", m.GetHeader().GetMessageId(), k)
+		}
+	}
+}
+
+// A call that breaks the batch limits is refused whole, and nothing of it is
+// ledgered.
+func TestPeerAPIRefusesBadBatches(t *testing.T) {
+	p := newPair(t)
+	p.serve(t, p.kh)
+	c := p.peerClient(t, p.id, p.kh)
+	valid := seal(t, alertMessage(t, p.id, p.kh), p.id.signer)
+	tooMany := make([][]byte, exchange.MaxDeliverBatch+1)
+	for i := range tooMany {
+		tooMany[i] = valid
+	}
+	for _, tc := range []struct {
+		name      string
+		envelopes [][]byte
+		says      string
+	}{
+		{"no envelopes", nil, "required"},
+		{"one too many", tooMany, "at most 256"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := p.kh.ledger.Size()
+			_, err := deliverAll(t, c, tc.envelopes...)
+			wantCode(t, err, codes.InvalidArgument, "envelopes")
+			if !strings.Contains(err.Error(), tc.says) {
+				t.Errorf("status %q does not say %q", truncate(err), tc.says)
+			}
+			unchanged(t, p.kh, before)
+		})
 	}
 }

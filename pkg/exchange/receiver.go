@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/focalpoint-gateway/focalpoint/pkg/envelope"
@@ -38,6 +41,10 @@ type ReceiverOptions struct {
 	Logger *slog.Logger
 	// Metrics; nil counts nothing.
 	Metrics *Metrics
+	// Status turns a refusal into the gRPC status error the sender gets for
+	// that envelope, as the server's interceptor does for a call's error; nil
+	// leaves it to status.Convert.
+	Status func(error) error
 }
 
 // Receiver serves the peer API.
@@ -68,15 +75,62 @@ func NewReceiver(link Link, l *ledger.Ledger, opts ReceiverOptions) *Receiver {
 	return r
 }
 
-// Deliver verifies one envelope from the counterpart, ledgers it and returns the
-// signed receipt.
+// Limits of one Deliver call. A batch shares one round trip and one commit
+// of the receiver's ledger; the limits keep a call's memory and time bounded.
+const (
+	// MaxDeliverBatch is the most envelopes one call may carry.
+	MaxDeliverBatch = 256
+	// MaxDeliverBytes is how many envelope bytes a sender puts in one call,
+	// unless a single envelope is larger (it then goes alone).
+	MaxDeliverBytes = 1 << 20
+)
+
+// MaxDeliverRequestBytes is the largest Deliver request a node must take and
+// may send, given the largest envelope it accepts.
+func MaxDeliverRequestBytes(maxEnvelope int) int {
+	// Each envelope is a length-delimited field: a tag and a length of at most
+	// five bytes.
+	return max(maxEnvelope, MaxDeliverBytes) + MaxDeliverBatch*6
+}
+
+// Deliver verifies envelopes from the counterpart, ledgers them and answers
+// each with its signed receipt or its refusal. The envelopes are judged
+// concurrently, so that their signatures are checked on every core and their
+// ledger writes share commits.
 func (r *Receiver) Deliver(ctx context.Context, req *peerv1.DeliverRequest) (*peerv1.DeliverResponse, error) {
-	res, id, kind, err := r.deliver(ctx, req.GetEnvelope())
+	caller, err := r.checkCaller(ctx)
+	if err == nil {
+		switch n := len(req.GetEnvelopes()); {
+		case n == 0:
+			err = violation("envelopes", "required")
+		case n > MaxDeliverBatch:
+			err = violation("envelopes", fmt.Sprintf("%d envelopes, at most %d in one call", n, MaxDeliverBatch))
+		}
+	}
 	if err != nil {
-		reason := refusalReason(err)
-		r.metrics.refused.WithLabelValues(reason).Inc()
-		r.log.WarnContext(ctx, "peer delivery refused", "message_id", id, "reason", reason, "err", err)
+		r.refused(ctx, "", err)
 		return nil, err
+	}
+	results := make([]*peerv1.DeliverResult, len(req.GetEnvelopes()))
+	var wg sync.WaitGroup
+	for i, raw := range req.GetEnvelopes() {
+		wg.Go(func() { results[i] = r.judge(ctx, caller, raw) })
+	}
+	wg.Wait()
+	return &peerv1.DeliverResponse{Results: results}, nil
+}
+
+// judge answers one envelope of a Deliver call.
+func (r *Receiver) judge(ctx context.Context, caller spiffeid.ID, raw []byte) *peerv1.DeliverResult {
+	res, id, kind, err := r.deliver(ctx, caller, raw)
+	if err != nil {
+		r.refused(ctx, id, err)
+		b, merr := proto.Marshal(r.status(err).Proto())
+		if merr != nil {
+			// A status always marshals; this is a bug, and the sender retries.
+			b, _ = proto.Marshal(status.New(codes.Internal, "exchange: refusal not encoded").Proto())
+		}
+		return &peerv1.DeliverResult{Result: &peerv1.DeliverResult_Refusal{Refusal: b}}
 	}
 	if res.Replayed {
 		r.metrics.replayed.Inc()
@@ -85,7 +139,21 @@ func (r *Receiver) Deliver(ctx context.Context, req *peerv1.DeliverRequest) (*pe
 		r.metrics.received.WithLabelValues(KindName(kind)).Inc()
 		r.log.InfoContext(ctx, "message received", "message_id", id, "kind", KindName(kind), "ledger_index", res.Index)
 	}
-	return &peerv1.DeliverResponse{SignedReceipt: res.SignedReceipt}, nil
+	return &peerv1.DeliverResult{Result: &peerv1.DeliverResult_SignedReceipt{SignedReceipt: res.SignedReceipt}}
+}
+
+func (r *Receiver) refused(ctx context.Context, id string, err error) {
+	reason := refusalReason(err)
+	r.metrics.refused.WithLabelValues(reason).Inc()
+	r.log.WarnContext(ctx, "peer delivery refused", "message_id", id, "reason", reason, "err", err)
+}
+
+// status is the gRPC status a refusal travels as.
+func (r *Receiver) status(err error) *status.Status {
+	if r.opts.Status != nil {
+		err = r.opts.Status(err)
+	}
+	return status.Convert(err)
 }
 
 // checkCaller admits only the counterpart node. The TLS authorizer already
@@ -101,12 +169,8 @@ func (r *Receiver) checkCaller(ctx context.Context) (spiffeid.ID, error) {
 	return caller, nil
 }
 
-func (r *Receiver) deliver(ctx context.Context, raw []byte) (ledger.Received, string, ledgerv1.MessageKind, error) {
+func (r *Receiver) deliver(ctx context.Context, caller spiffeid.ID, raw []byte) (ledger.Received, string, ledgerv1.MessageKind, error) {
 	none := ledgerv1.MessageKind_MESSAGE_KIND_UNSPECIFIED
-	caller, err := r.checkCaller(ctx)
-	if err != nil {
-		return ledger.Received{}, "", none, err
-	}
 	if len(raw) == 0 {
 		return ledger.Received{}, "", none, violation("envelope", "required")
 	}

@@ -10,13 +10,16 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/focalpoint-gateway/focalpoint/pkg/envelope"
 	focalv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/focal/v1"
+	ledgerv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/ledger/v1"
 	messagev1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/message/v1"
 	peerv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/peer/v1"
 	"github.com/focalpoint-gateway/focalpoint/pkg/ledger"
@@ -25,8 +28,11 @@ import (
 
 // SenderOptions tune submission and delivery.
 type SenderOptions struct {
-	// Workers is how many deliveries may be in flight at once.
+	// Workers is how many Deliver calls may be in flight at once.
 	Workers int
+	// Batch is the most messages one Deliver call carries; 0 or more than
+	// MaxDeliverBatch means MaxDeliverBatch.
+	Batch int
 	// InitialBackoff and MaxBackoff bound the wait between attempts.
 	InitialBackoff, MaxBackoff time.Duration
 	// AttemptTimeout bounds one delivery attempt.
@@ -79,6 +85,9 @@ func NewSender(link Link, l *ledger.Ledger, conn grpc.ClientConnInterface, opts 
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = 1
+	}
+	if opts.Batch <= 0 || opts.Batch > MaxDeliverBatch {
+		opts.Batch = MaxDeliverBatch
 	}
 	if opts.CosignInterval <= 0 {
 		opts.CosignInterval = time.Second
@@ -227,12 +236,12 @@ func (s *Sender) Status(id string) OutboxStatus {
 // Run delivers queued messages until ctx ends, then waits for attempts in flight.
 // It resumes from the outbox alone, so a restart loses nothing.
 func (s *Sender) Run(ctx context.Context) error {
-	work := make(chan ledger.OutboxRow)
+	work := make(chan []ledger.OutboxRow)
 	var wg sync.WaitGroup
 	for range s.opts.Workers {
 		wg.Go(func() {
-			for row := range work {
-				s.attempt(ctx, row)
+			for batch := range work {
+				s.attempt(ctx, batch)
 			}
 		})
 	}
@@ -258,16 +267,35 @@ func (s *Sender) Run(ctx context.Context) error {
 	}
 }
 
-// dispatch hands every due message to the workers, oldest first, and says how
-// long to sleep before looking again.
-func (s *Sender) dispatch(ctx context.Context, work chan<- ledger.OutboxRow) time.Duration {
+// dispatch hands every due message to the workers, oldest first, in batches
+// of up to opts.Batch, and says how long to sleep before looking again. A
+// batch waits for a free worker; meanwhile nothing else is read, so under
+// load the batches fill up, and when the link is quiet a lone message goes at
+// once.
+func (s *Sender) dispatch(ctx context.Context, work chan<- []ledger.OutboxRow) time.Duration {
 	const page = 512
 	next := time.Second
+	var batch []ledger.OutboxRow
+	flush := func() bool {
+		if len(batch) == 0 {
+			return true
+		}
+		select {
+		case work <- batch:
+			batch = nil
+			return true
+		case <-ctx.Done():
+			s.done(batch)
+			batch = nil
+			return false
+		}
+	}
 	var from uint64
 	for ctx.Err() == nil {
 		rows, err := s.ledger.Outbox(from, page)
 		if err != nil {
 			s.log.ErrorContext(ctx, "reading the outbox failed", "err", err)
+			flush()
 			return next
 		}
 		for _, row := range rows {
@@ -275,6 +303,7 @@ func (s *Sender) dispatch(ctx context.Context, work chan<- ledger.OutboxRow) tim
 			s.mu.Lock()
 			if wait := s.linkDownUntil.Sub(now); wait > 0 {
 				s.mu.Unlock()
+				s.done(batch)
 				return min(next, wait)
 			}
 			busy := s.inFlight[row.MessageID]
@@ -291,45 +320,64 @@ func (s *Sender) dispatch(ctx context.Context, work chan<- ledger.OutboxRow) tim
 				next = min(next, r.notBefore.Sub(now))
 				continue
 			}
-			select {
-			case work <- row:
-			case <-ctx.Done():
-				s.done(row.MessageID)
+			batch = append(batch, row)
+			if len(batch) >= s.opts.Batch && !flush() {
 				return next
 			}
 		}
 		if len(rows) < page {
-			return next
+			break
 		}
 		from = rows[len(rows)-1].SentIndex + 1
 	}
+	flush()
 	return next
 }
 
-func (s *Sender) done(id string) {
+func (s *Sender) done(batch []ledger.OutboxRow) {
 	s.mu.Lock()
-	delete(s.inFlight, id)
+	for _, row := range batch {
+		delete(s.inFlight, row.MessageID)
+	}
 	s.mu.Unlock()
 }
 
-// attempt delivers one message once and records what happened.
-func (s *Sender) attempt(ctx context.Context, row ledger.OutboxRow) {
-	defer s.done(row.MessageID)
+// attempt delivers a batch once and records what happened to each message.
+func (s *Sender) attempt(ctx context.Context, batch []ledger.OutboxRow) {
+	defer s.done(batch)
 	// An attempt under way when the node stops is finished, not abandoned: the
-	// peer may already hold the message, and its receipt belongs in our ledger.
+	// peer may already hold the messages, and their receipts belong in our
+	// ledger.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.AttemptTimeout)
 	defer cancel()
-	err := s.deliver(actx, row)
+	errs, callErr := s.deliver(actx, batch)
 	now := s.opts.Now()
 	// Wake the loop when done, so a retry is scheduled by its backoff and not by
 	// the loop's idle timer.
 	defer s.Kick()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	linkDown := callErr != nil && transient(callErr)
+	for i, row := range batch {
+		s.record(ctx, row, errs[i], linkDown, now)
+	}
+	switch {
+	case linkDown:
+		// Counted once per call, not per message: the backoff is the link's.
+		s.metrics.peerUp.Set(0)
+		s.linkFailures++
+		s.linkDownUntil = now.Add(s.backoff(s.linkFailures))
+	default:
+		// It answered, if only to refuse.
+		s.metrics.peerUp.Set(1)
+		s.linkFailures = 0
+	}
+}
+
+// record keeps one message's outcome. The caller holds s.mu.
+func (s *Sender) record(ctx context.Context, row ledger.OutboxRow, err error, linkDown bool, now time.Time) {
 	if err == nil {
 		delete(s.retry, row.MessageID)
-		s.linkFailures = 0
-		s.metrics.peerUp.Set(1)
 		s.metrics.attempts.WithLabelValues("receipted").Inc()
 		s.metrics.roundTrip.Observe(now.Sub(row.AcceptedAt).Seconds())
 		return
@@ -341,54 +389,134 @@ func (s *Sender) attempt(ctx context.Context, row ledger.OutboxRow) {
 	}
 	r.attempts++
 	r.lastError = err.Error()
-	if transient(err) {
+	switch {
+	case linkDown:
+		// The link's pause decides when it goes again.
 		s.metrics.attempts.WithLabelValues("unavailable").Inc()
-		s.metrics.peerUp.Set(0)
-		s.linkFailures++
-		s.linkDownUntil = now.Add(s.backoff(s.linkFailures))
 		r.notBefore = now
 		s.log.WarnContext(ctx, "delivery failed; will retry", "message_id", row.MessageID, "attempts", r.attempts, "err", err)
-		return
+	case transient(err):
+		// The peer answered the call but could not take this message now (its
+		// disk, say): this message backs off, the others go on.
+		s.metrics.attempts.WithLabelValues("unavailable").Inc()
+		r.notBefore = now.Add(s.backoff(r.attempts))
+		s.log.WarnContext(ctx, "delivery failed; will retry", "message_id", row.MessageID, "attempts", r.attempts, "err", err)
+	default:
+		// The peer refused this message. It stays in the outbox, visible with
+		// its error, and is tried again slowly: a refusal caused by a
+		// misconfiguration clears when the configuration is fixed, and nothing
+		// accepted is dropped.
+		s.metrics.attempts.WithLabelValues("refused").Inc()
+		r.notBefore = now.Add(s.backoff(r.attempts))
+		s.log.ErrorContext(ctx, "delivery refused by the counterpart", "message_id", row.MessageID, "attempts", r.attempts, "err", err)
 	}
-	// The peer refused this message. It stays in the outbox, visible with its
-	// error, and is tried again slowly: a refusal caused by a misconfiguration
-	// clears when the configuration is fixed, and nothing accepted is dropped.
-	s.metrics.attempts.WithLabelValues("refused").Inc()
-	s.metrics.peerUp.Set(1) // reachable: it answered, if only to refuse
-	r.notBefore = now.Add(s.backoff(r.attempts))
-	s.log.ErrorContext(ctx, "delivery refused by the counterpart", "message_id", row.MessageID, "attempts", r.attempts, "err", err)
 }
 
-func (s *Sender) deliver(ctx context.Context, row ledger.OutboxRow) error {
+// outgoing is one message of a batch on its way.
+type outgoing struct {
+	row  ledger.OutboxRow
+	sent *ledgerv1.Entry
+	raw  []byte
+	err  *error
+}
+
+// deliver sends a batch, in as few calls as MaxDeliverBytes allows, and
+// ledgers the receipts. It returns each message's outcome and the error of a
+// call that failed as a whole (every message it carried, and every later one,
+// failed with it).
+func (s *Sender) deliver(ctx context.Context, batch []ledger.OutboxRow) ([]error, error) {
+	errs := make([]error, len(batch))
+	var ready []outgoing
+	for i, row := range batch {
+		o := outgoing{row: row, err: &errs[i]}
+		if o.sent, o.raw, errs[i] = s.load(row); errs[i] == nil {
+			ready = append(ready, o)
+		}
+	}
+	for len(ready) > 0 {
+		n, size := 1, len(ready[0].raw)
+		for n < len(ready) && n < MaxDeliverBatch && size+len(ready[n].raw) <= MaxDeliverBytes {
+			size += len(ready[n].raw)
+			n++
+		}
+		if err := s.call(ctx, ready[:n]); err != nil {
+			for _, o := range ready {
+				*o.err = err
+			}
+			return errs, err
+		}
+		ready = ready[n:]
+	}
+	return errs, nil
+}
+
+// load reads a queued message's SENT entry and envelope.
+func (s *Sender) load(row ledger.OutboxRow) (*ledgerv1.Entry, []byte, error) {
 	sent, _, err := s.ledger.Entry(row.SentIndex)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	raw, err := s.ledger.Blob(sent.GetEnvelopeSha256())
+	raw, err := s.ledger.Envelope(sent)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	resp, err := s.peer.Deliver(ctx, &peerv1.DeliverRequest{Envelope: raw})
-	if err != nil {
-		return fmt.Errorf("exchange: deliver %s: %w", row.MessageID, err)
+	return sent, raw, nil
+}
+
+// call makes one Deliver call and ledgers its receipts, checking them on
+// every core and committing them together.
+func (s *Sender) call(ctx context.Context, batch []outgoing) error {
+	req := &peerv1.DeliverRequest{Envelopes: make([][]byte, len(batch))}
+	for i, o := range batch {
+		req.Envelopes[i] = o.raw
 	}
-	receipt, _, err := envelope.OpenReceipt(resp.GetSignedReceipt(), s.link.PeerKeys)
+	resp, err := s.peer.Deliver(ctx, req)
 	if err != nil {
-		return fmt.Errorf("exchange: receipt for %s: %w", row.MessageID, err)
+		return fmt.Errorf("exchange: deliver %d messages: %w", len(batch), err)
+	}
+	if n := len(resp.GetResults()); n != len(batch) {
+		err := fmt.Errorf("%w: %d answers to %d envelopes", ErrBadReceipt, n, len(batch))
+		for _, o := range batch {
+			*o.err = err
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	for i, o := range batch {
+		wg.Go(func() { *o.err = s.take(ctx, o, resp.GetResults()[i]) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// take checks the counterpart's answer to one message and ledgers its receipt.
+func (s *Sender) take(ctx context.Context, o outgoing, res *peerv1.DeliverResult) error {
+	id := o.row.MessageID
+	if b := res.GetRefusal(); b != nil {
+		st := &spb.Status{}
+		if err := proto.Unmarshal(b, st); err != nil {
+			return fmt.Errorf("%w: refusal of %s does not parse: %w", ErrBadReceipt, id, err)
+		}
+		return fmt.Errorf("exchange: deliver %s: %w", id, status.FromProto(st).Err())
+	}
+	signed := res.GetSignedReceipt()
+	receipt, _, err := envelope.OpenReceipt(signed, s.link.PeerKeys)
+	if err != nil {
+		return fmt.Errorf("exchange: receipt for %s: %w", id, err)
 	}
 	switch {
-	case receipt.GetMessageId() != row.MessageID:
+	case receipt.GetMessageId() != id:
 		return fmt.Errorf("%w: receipt names message %s", ErrBadReceipt, receipt.GetMessageId())
-	case string(receipt.GetEnvelopeSha256()) != string(sent.GetEnvelopeSha256()):
+	case string(receipt.GetEnvelopeSha256()) != string(o.sent.GetEnvelopeSha256()):
 		return fmt.Errorf("%w: receipt names another envelope hash", ErrBadReceipt)
 	case receipt.GetReceiver().GetSpiffeId() != s.link.PeerID.String():
 		return fmt.Errorf("%w: receipt names receiver %s", ErrBadReceipt, receipt.GetReceiver().GetSpiffeId())
 	}
-	index, err := s.ledger.AppendReceiptReceived(ctx, row.MessageID, resp.GetSignedReceipt())
+	index, err := s.ledger.AppendReceiptReceived(ctx, id, signed)
 	if err != nil {
 		return err
 	}
-	s.log.InfoContext(ctx, "receipt received", "message_id", row.MessageID, "ledger_index", index, "peer_ledger_index", receipt.GetLedgerIndex())
+	s.log.InfoContext(ctx, "receipt received", "message_id", id, "ledger_index", index, "peer_ledger_index", receipt.GetLedgerIndex())
 	return nil
 }
 

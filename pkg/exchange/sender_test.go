@@ -30,17 +30,28 @@ type tamperingPeer struct {
 	tamper atomic.Pointer[func(receipt []byte) []byte]
 	delay  atomic.Int64
 	calls  atomic.Int64
+	// largest is the most envelopes one call carried.
+	largest atomic.Int64
 }
 
 func (f *tamperingPeer) Deliver(ctx context.Context, req *peerv1.DeliverRequest) (*peerv1.DeliverResponse, error) {
 	f.calls.Add(1)
+	for n := int64(len(req.GetEnvelopes())); ; {
+		if l := f.largest.Load(); n <= l || f.largest.CompareAndSwap(l, n) {
+			break
+		}
+	}
 	time.Sleep(time.Duration(f.delay.Load()))
 	resp, err := f.real.Deliver(ctx, req)
 	if err != nil {
 		return nil, err
 	}
 	if tamper := f.tamper.Load(); tamper != nil {
-		resp.SignedReceipt = (*tamper)(resp.GetSignedReceipt())
+		for _, res := range resp.GetResults() {
+			if r, ok := res.GetResult().(*peerv1.DeliverResult_SignedReceipt); ok {
+				r.SignedReceipt = (*tamper)(r.SignedReceipt)
+			}
+		}
 	}
 	return resp, nil
 }
@@ -220,5 +231,42 @@ func TestDeliveryAfterAnOutageLongerThanTheClockSkew(t *testing.T) {
 	if _, err := p.id.ledger.WaitReceipt(ctx, sub.MessageID); err != nil {
 		t.Fatalf("no receipt %s after the peer came back: %v; sender status %+v",
 			3*time.Second, err, p.id.sender.Status(sub.MessageID))
+	}
+}
+
+// A backlog goes to the counterpart in calls of up to the configured batch,
+// not one call per message, and every message of it is receipted once.
+func TestSenderDeliversABacklogInBatches(t *testing.T) {
+	const backlog, batch = 300, 64
+	p := newPair(t)
+	opts := senderOptions(p.id)
+	opts.Batch = batch
+	p.runSender(t, p.id, p.kh.addr, opts)
+	var ids []string
+	for range backlog {
+		sub, err := p.id.sender.Submit(t.Context(), alertDraft(p.id.clock.Now()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, sub.MessageID)
+	}
+	p.id.stopSender()
+
+	peer := p.serveTampering(t, p.kh)
+	p.runSender(t, p.id, p.kh.addr, opts)
+	for _, id := range ids {
+		waitReceipt(t, p.id.ledger, id, 20*time.Second)
+	}
+	calls, largest := peer.calls.Load(), peer.largest.Load()
+	if largest > batch {
+		t.Errorf("a call carried %d envelopes, more than the batch of %d", largest, batch)
+	}
+	if fewest := int64((backlog + batch - 1) / batch); calls < fewest || calls > 2*fewest {
+		t.Errorf("%d messages took %d calls, want %d to %d", backlog, calls, fewest, 2*fewest)
+	}
+	for _, id := range ids {
+		if k := kindsOf(t, p.kh.ledger, id); k[ledgerv1.EntryKind_ENTRY_KIND_RECEIVED] != 1 {
+			t.Fatalf("KH ledger holds %v for %s", k, id)
+		}
 	}
 }

@@ -165,7 +165,7 @@ func checkAlertStands(l *ledger.Ledger, m *messagev1.Message, alertEntry *ledger
 // messageOf reads the message of a SENT or RECEIVED entry from the ledger.
 // Its signature was checked before it was ledgered.
 func MessageOf(l *ledger.Ledger, e *ledgerv1.Entry) (*messagev1.Message, error) {
-	raw, err := l.Blob(e.GetEnvelopeSha256())
+	raw, err := l.Envelope(e)
 	if err != nil {
 		return nil, err
 	}

@@ -139,6 +139,16 @@ func orNone(r Role) string {
 	return "role " + string(r)
 }
 
+// logger is the log of the access control that admitted the call, for what
+// goes wrong in a call that still succeeds.
+func logger(ctx context.Context) *slog.Logger {
+	c, _ := ctx.Value(roleKey{}).(caller)
+	if c.access == nil {
+		return orDiscard(nil)
+	}
+	return c.access.log
+}
+
 type caller struct {
 	role   Role
 	who    string

@@ -44,10 +44,21 @@ func NewServer(s *exchange.Sender, l *ledger.Ledger, own, peer note.Verifiers, d
 	return &Server{sender: s, ledger: l, own: own, peer: peer, deadlines: d, now: time.Now}
 }
 
-// SubmitMessage signs, ledgers and queues a draft.
+// SubmitMessage signs, ledgers and queues a draft and, if asked to, waits a
+// while for the counterpart's receipt.
+//
+// Once the message is accepted, this call answers "accepted" whatever the
+// wait brings: no receipt in time, the caller's deadline near, the node
+// stopping. An officer who sees an error submits again, and a duplicate
+// alert is a real harm (the counterpart opens a second case on the same
+// person), so an accepted message must never come back as a failure.
+// That is why a missing receipt is an unset field, not an error, and why the
+// wait ends a little before the caller's own deadline.
 func (s *Server) SubmitMessage(ctx context.Context, req *focalv1.SubmitMessageRequest) (*focalv1.SubmitMessageResponse, error) {
-	if req.GetDraft() == nil {
-		return nil, &message.ValidationError{Violations: []message.FieldViolation{{Field: "draft", Description: "required"}}}
+	// Checked before anything is signed: a refused request leaves no trace.
+	wait, err := checkSubmit(req)
+	if err != nil {
+		return nil, err
 	}
 	// Sending needs more than the method's permission for some kinds.
 	switch req.GetDraft().GetPayload().GetKind().(type) {
@@ -64,7 +75,84 @@ func (s *Server) SubmitMessage(ctx context.Context, req *focalv1.SubmitMessageRe
 	if err != nil {
 		return nil, err
 	}
-	return &focalv1.SubmitMessageResponse{MessageId: res.MessageID, LedgerIndex: res.LedgerIndex, ThreadId: res.ThreadID}, nil
+	resp := &focalv1.SubmitMessageResponse{MessageId: res.MessageID, LedgerIndex: res.LedgerIndex, ThreadId: res.ThreadID}
+	// The message is accepted: from here on nothing may turn the answer into
+	// an error.
+	if e, _, err := s.ledger.Entry(res.LedgerIndex); err == nil {
+		resp.AcceptedAt = e.GetRecordedAt()
+	} else {
+		logger(ctx).ErrorContext(ctx, "accepted message: its SENT entry could not be read back", "message_id", res.MessageID, "ledger_index", res.LedgerIndex, "err", err)
+	}
+	if wait > 0 {
+		resp.Receipt = s.receiptWithin(ctx, res.MessageID, wait)
+	}
+	return resp, nil
+}
+
+// MaxAwaitReceipt is the longest SubmitMessage waits for a receipt. On a
+// working link a receipt takes milliseconds; a minute without one means the
+// link or the counterpart is down, and the caller is better told "accepted,
+// no receipt yet" than kept on an open call (AwaitReceipt waits longer).
+const MaxAwaitReceipt = 60 * time.Second
+
+// maxReplyMargin bounds how long before the caller's deadline a wait for a
+// receipt ends.
+const maxReplyMargin = 500 * time.Millisecond
+
+// checkSubmit checks a submission's own fields (the draft is the sender's to
+// validate) and returns how long to wait for the receipt.
+func checkSubmit(req *focalv1.SubmitMessageRequest) (time.Duration, error) {
+	var vs []message.FieldViolation
+	if req.GetDraft() == nil {
+		vs = append(vs, message.FieldViolation{Field: "draft", Description: "required"})
+	}
+	var wait time.Duration
+	if a := req.GetAwaitReceipt(); a != nil {
+		d := a.AsDuration()
+		switch err := a.CheckValid(); {
+		case err != nil:
+			vs = append(vs, message.FieldViolation{Field: "await_receipt", Description: fmt.Sprintf("not a valid duration: %v", err)})
+		case d < 0:
+			vs = append(vs, message.FieldViolation{Field: "await_receipt", Description: fmt.Sprintf("%s is negative", d)})
+		case d > MaxAwaitReceipt:
+			vs = append(vs, message.FieldViolation{Field: "await_receipt", Description: fmt.Sprintf("%s is longer than the most a submission waits, %s; wait longer with AwaitReceipt", d, MaxAwaitReceipt)})
+		default:
+			wait = d
+		}
+	}
+	if len(vs) > 0 {
+		return 0, &message.ValidationError{Violations: vs}
+	}
+	return wait, nil
+}
+
+// receiptWithin waits up to wait for the receipt of a message just accepted,
+// and returns nil if none came. It stops short of the caller's deadline, by a
+// quarter of the time left up to maxReplyMargin: the answer must still cross
+// back, and the caller's clock started before the request crossed here.
+func (s *Server) receiptWithin(ctx context.Context, id string, wait time.Duration) *focalv1.AwaitReceiptResponse {
+	now := time.Now()
+	end := now.Add(wait)
+	if dl, ok := ctx.Deadline(); ok {
+		if early := dl.Add(-min(maxReplyMargin, dl.Sub(now)/4)); early.Before(end) {
+			end = early
+		}
+	}
+	wctx, cancel := context.WithDeadline(ctx, end)
+	defer cancel()
+	r, err := s.receipt(wctx, id)
+	switch {
+	case err == nil:
+		return r
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), errors.Is(err, ledger.ErrClosed):
+		// No receipt yet: the message waits in the outbox, and delivery
+		// goes on (after a restart, if the node is stopping).
+	default:
+		// Not the caller's problem to act on, and not a reason to say the
+		// accepted message failed; GetMessage and AwaitReceipt will show it.
+		logger(ctx).ErrorContext(ctx, "accepted message: reading its receipt failed", "message_id", id, "err", err)
+	}
+	return nil
 }
 
 // GetMessage returns one message with its signature checked now.
@@ -100,11 +188,17 @@ func (s *Server) AwaitReceipt(ctx context.Context, req *focalv1.AwaitReceiptRequ
 	if req.GetMessageId() == "" {
 		return nil, invalid("message_id", "required")
 	}
-	e, err := s.ledger.WaitReceipt(ctx, req.GetMessageId())
+	return s.receipt(ctx, req.GetMessageId())
+}
+
+// receipt waits until the RECEIPT_RECEIVED entry of a sent message is in the
+// ledger, or ctx ends, and returns the receipt as AwaitReceipt answers it.
+func (s *Server) receipt(ctx context.Context, id string) (*focalv1.AwaitReceiptResponse, error) {
+	e, err := s.ledger.WaitReceipt(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := s.ledger.Blob(e.GetReceiptSha256())
+	raw, err := s.ledger.Receipt(e)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +274,7 @@ func (s *Server) record(id string) (*focalv1.MessageRecord, error) {
 	default:
 		return nil, fmt.Errorf("%w: first entry of %s is %s", ledger.ErrCorrupt, id, ledger.KindName(first.GetKind()))
 	}
-	raw, err := s.ledger.Blob(first.GetEnvelopeSha256())
+	raw, err := s.ledger.Envelope(first)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +301,7 @@ func (s *Server) record(id string) (*focalv1.MessageRecord, error) {
 		default:
 			continue
 		}
-		rraw, err := s.ledger.Blob(e.GetReceiptSha256())
+		rraw, err := s.ledger.Receipt(e)
 		if err != nil {
 			return nil, err
 		}

@@ -8,7 +8,11 @@ var (
 	// bucketEntries: index (8 bytes, big-endian) → serialized ledgerv1.Entry.
 	// Append-only: keys only grow, values never change.
 	bucketEntries = []byte("entries")
-	// bucketBlobs: SHA-256 → the signed bytes (Envelope or SignedReceipt) an entry names.
+	// bucketBlobs: index (8 bytes, big-endian) || SHA-256 → the signed bytes
+	// (Envelope, SignedReceipt or cosigned checkpoint) that entry introduced,
+	// stored once: blob.go says which entry introduced what. Keyed by index so
+	// that appends write at the right edge of the tree, as for entries; format
+	// 1 keyed by the SHA-256 alone (see migrate.go).
 	bucketBlobs = []byte("blobs")
 	// bucketMessages: message ID || 0x00 || index → entry kind (1 byte). The index
 	// by message ID: every entry about a message, in ledger order.
@@ -58,11 +62,19 @@ var (
 	// CHECKPOINT_WITNESSED entries.
 	metaCosigned  = []byte("cosigned_index")
 	metaWitnessed = []byte("witnessed_index")
+	// metaRekeyed: while a migration from format 1 is under way, the index of
+	// the first entry whose blob is not yet under its format-2 key.
+	metaRekeyed = []byte("blobs_rekeyed_to")
 )
 
-// formatVersion is written once into a new file; an unknown version is refused
-// rather than misread.
-const formatVersion = "focalpoint-ledger-1"
+// formatVersion is written into a new file; an unknown version is refused
+// rather than misread. A writable open migrates a file of formatVersion1,
+// which differs only in the keys of bucketBlobs; a read-only open reads it as
+// it is.
+const (
+	formatVersion  = "focalpoint-ledger-2"
+	formatVersion1 = "focalpoint-ledger-1"
+)
 
 func u64(i uint64) []byte {
 	var b [8]byte

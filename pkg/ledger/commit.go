@@ -75,7 +75,27 @@ func (l *Ledger) run() {
 			}
 		}
 		l.commit(batch)
+		l.maybeRelease()
 	}
+}
+
+// releaseStep is how many bytes the committer writes between two releases of
+// the file's mapped pages: enough that releasing costs nothing measurable,
+// little enough that the pages a node maps stay a few tens of MiB.
+const releaseStep = 8 << 20
+
+// maybeRelease drops the process's mappings of the file once releaseStep
+// bytes have been written since the last time (see releaseMapped).
+func (l *Ledger) maybeRelease() {
+	if l.unreleased < releaseStep {
+		return
+	}
+	l.unreleased = 0
+	if err := l.releaseMapped(); err != nil {
+		l.log.Warn("ledger: releasing mapped pages failed", "err", err)
+		return
+	}
+	l.releases.Add(1)
 }
 
 func (l *Ledger) commit(batch []*request) {
@@ -103,6 +123,7 @@ func (l *Ledger) commit(batch []*request) {
 			l.lastTime = w.now
 		}
 		l.outboxLen.Add(int64(w.outboxDelta))
+		l.unreleased += w.bytes
 		l.metrics.committed(w, len(batch), time.Since(start))
 		l.wake(w.receipted)
 		if w.appended != nil {
@@ -144,6 +165,7 @@ func (l *Ledger) apply(batch []*request) (*writer, error) {
 		// Keys are written in increasing order into an append-only bucket:
 		// full pages waste nothing and are never split again.
 		w.entries.FillPercent = 1.0
+		w.blobs.FillPercent = 1.0
 		w.inbox.FillPercent = 1.0
 		for _, r := range batch {
 			if err := r.op(w); err != nil {
@@ -234,12 +256,22 @@ func (w *writer) visit(id compact.NodeID, hash []byte) {
 	}
 }
 
-// putBlob keeps signed bytes under their SHA-256 and returns it.
-func (w *writer) putBlob(b []byte) ([]byte, error) {
-	sum := sha256.Sum256(b)
-	if err := w.blobs.Put(sum[:], b); err != nil {
-		return nil, fmt.Errorf("put blob %x: %w", sum, err)
+// appendWith appends e with the signed bytes it introduces, kept beside it
+// (see blob.go), and sets the field of e that names them.
+func (w *writer) appendWith(e *ledgerv1.Entry, blob []byte) (uint64, error) {
+	k := introduces(e.GetKind())
+	if k == noBlob {
+		return 0, fmt.Errorf("an entry of kind %s introduces no signed bytes", KindName(e.GetKind()))
 	}
-	w.bytes += len(b)
-	return sum[:], nil
+	sum := sha256.Sum256(blob)
+	k.setSum(e, sum[:])
+	i, err := w.append(e)
+	if err != nil {
+		return 0, err
+	}
+	if err := w.blobs.Put(blobKey(i, sum[:]), blob); err != nil {
+		return 0, fmt.Errorf("put %s of entry %d: %w", k, i, err)
+	}
+	w.bytes += len(blob)
+	return i, nil
 }

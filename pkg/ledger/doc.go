@@ -3,7 +3,8 @@
 //
 // Entries are numbered from 0 without gaps and are never updated or deleted.
 // Each entry holds metadata and hashes only; the signed bytes it speaks of
-// (envelopes and receipts) sit beside it, keyed by their SHA-256. Writes from
+// (envelopes, receipts, cosigned checkpoints) sit beside the entry that
+// introduced them, keyed by its index and their SHA-256. Writes from
 // concurrent callers are committed together, one transaction and one fsync per
 // batch, and a write returns only once its transaction is durable.
 //

@@ -61,6 +61,11 @@ type Ledger struct {
 
 	size      atomic.Uint64
 	outboxLen atomic.Int64
+	// unreleased counts bytes written since the committer last released the
+	// file's mapped pages; releases counts the releases. Only the committer
+	// uses unreleased.
+	unreleased int
+	releases   atomic.Int64
 	// lastTime is the newest entry's time; only the committer uses it after Open.
 	lastTime time.Time
 	// tree is the compact range of the whole tree; only the committer uses it
@@ -121,6 +126,12 @@ func Open(path string, opts Options) (*Ledger, error) {
 	if l.maxConflicts <= 0 {
 		l.maxConflicts = 1000
 	}
+	if !opts.ReadOnly {
+		if err := l.upgrade(); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	if err := l.prepare(opts.ReadOnly); err != nil {
 		db.Close()
 		return nil, err
@@ -142,7 +153,9 @@ func (l *Ledger) prepare(readOnly bool) error {
 		if meta == nil {
 			return fmt.Errorf("%w: no %s bucket: not a ledger file", ErrCorrupt, bucketMeta)
 		}
-		if f := meta.Get(metaFormat); string(f) != formatVersion {
+		// A writable open has migrated a format-1 file by now; a read-only
+		// one reads it as it is.
+		if f := meta.Get(metaFormat); string(f) != formatVersion && (!readOnly || string(f) != formatVersion1) {
 			return fmt.Errorf("%w: format %q, want %q", ErrCorrupt, f, formatVersion)
 		}
 		for _, name := range coreBuckets {
@@ -309,20 +322,6 @@ func (l *Ledger) MessageEntries(id string) ([]*ledgerv1.Entry, error) {
 	if err == nil && len(out) == 0 {
 		return nil, fmt.Errorf("%w: message %s", ErrNotFound, id)
 	}
-	return out, err
-}
-
-// Blob returns the signed bytes kept under a SHA-256.
-func (l *Ledger) Blob(sum []byte) ([]byte, error) {
-	var out []byte
-	err := l.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketBlobs).Get(sum)
-		if v == nil {
-			return fmt.Errorf("%w: blob %x", ErrNotFound, sum)
-		}
-		out = bytes.Clone(v)
-		return nil
-	})
 	return out, err
 }
 

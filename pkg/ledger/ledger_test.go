@@ -87,7 +87,7 @@ func TestAppendReadReopen(t *testing.T) {
 	if e.GetKind() != ledgerv1.EntryKind_ENTRY_KIND_SENT || !bytes.Equal(e.GetEnvelopeSha256(), sum[:]) || e.GetMessageId() != msg(1).ID {
 		t.Fatalf("entry = %v", e)
 	}
-	blob, err := l.Blob(sum[:])
+	blob, err := l.Envelope(e)
 	if err != nil || !bytes.Equal(blob, msg(1).Envelope) {
 		t.Fatalf("blob = %q, %v", blob, err)
 	}

@@ -170,17 +170,12 @@ func (l *Ledger) AppendSent(ctx context.Context, m Message, outboxLimit int) (ui
 			refused = fmt.Errorf("%w: %d messages wait, the limit is %d", ErrOutboxFull, n, outboxLimit)
 			return nil
 		}
-		sum, err := w.putBlob(m.Envelope)
-		if err != nil {
-			return err
-		}
-		index, err = w.append(&ledgerv1.Entry{
-			Kind:           ledgerv1.EntryKind_ENTRY_KIND_SENT,
-			MessageId:      m.ID,
-			MessageKind:    m.Kind,
-			ThreadId:       m.ThreadID,
-			EnvelopeSha256: sum,
-		})
+		index, err = w.appendWith(&ledgerv1.Entry{
+			Kind:        ledgerv1.EntryKind_ENTRY_KIND_SENT,
+			MessageId:   m.ID,
+			MessageKind: m.Kind,
+			ThreadId:    m.ThreadID,
+		}, m.Envelope)
 		if err != nil {
 			return err
 		}
@@ -235,17 +230,13 @@ func (l *Ledger) AppendReceived(ctx context.Context, m Message, issue IssueFunc)
 			}
 			return nil
 		}
-		sum, err := w.putBlob(m.Envelope)
-		if err != nil {
-			return err
+		received := &ledgerv1.Entry{
+			Kind:        ledgerv1.EntryKind_ENTRY_KIND_RECEIVED,
+			MessageId:   m.ID,
+			MessageKind: m.Kind,
+			ThreadId:    m.ThreadID,
 		}
-		idx, err := w.append(&ledgerv1.Entry{
-			Kind:           ledgerv1.EntryKind_ENTRY_KIND_RECEIVED,
-			MessageId:      m.ID,
-			MessageKind:    m.Kind,
-			ThreadId:       m.ThreadID,
-			EnvelopeSha256: sum,
-		})
+		idx, err := w.appendWith(received, m.Envelope)
 		if err != nil {
 			return err
 		}
@@ -259,19 +250,14 @@ func (l *Ledger) AppendReceived(ctx context.Context, m Message, issue IssueFunc)
 		if err != nil {
 			return fmt.Errorf("issue receipt for %s: %w", m.ID, err)
 		}
-		rsum, err := w.putBlob(receipt)
-		if err != nil {
-			return err
-		}
-		if _, err := w.append(&ledgerv1.Entry{
+		if _, err := w.appendWith(&ledgerv1.Entry{
 			Kind:           ledgerv1.EntryKind_ENTRY_KIND_RECEIPT_ISSUED,
 			MessageId:      m.ID,
 			MessageKind:    m.Kind,
 			ThreadId:       m.ThreadID,
-			EnvelopeSha256: sum,
-			ReceiptSha256:  rsum,
+			EnvelopeSha256: received.GetEnvelopeSha256(),
 			RefersToIndex:  idx,
-		}); err != nil {
+		}, receipt); err != nil {
 			return err
 		}
 		res = Received{Index: idx, SignedReceipt: receipt}
@@ -292,9 +278,13 @@ func replay(w *writer, existing []*ledgerv1.Entry, m Message) (Received, error) 
 	if received == nil || issued == nil || !bytes.Equal(received.GetEnvelopeSha256(), sum) {
 		return Received{}, fmt.Errorf("%w: %s", ErrConflict, m.ID)
 	}
-	receipt := w.blobs.Get(issued.GetReceiptSha256())
-	if receipt == nil {
-		return Received{}, fmt.Errorf("%w: receipt of %s (entry %d) is missing", ErrCorrupt, m.ID, issued.GetIndex())
+	receipt, err := getBlob(w.tx, issued, receiptBlob)
+	// Bytes the ledger wrote are gone: corruption, not an absence to act on.
+	if errors.Is(err, ErrNotFound) {
+		return Received{}, fmt.Errorf("%w: receipt of %s (entry %d) is missing: %v", ErrCorrupt, m.ID, issued.GetIndex(), err)
+	}
+	if err != nil {
+		return Received{}, err
 	}
 	return Received{Index: received.GetIndex(), SignedReceipt: bytes.Clone(receipt), Replayed: true}, nil
 }
@@ -321,19 +311,14 @@ func (l *Ledger) AppendReceiptReceived(ctx context.Context, id string, signedRec
 			index = prior.GetIndex()
 			return nil
 		}
-		rsum, err := w.putBlob(signedReceipt)
-		if err != nil {
-			return err
-		}
-		index, err = w.append(&ledgerv1.Entry{
+		index, err = w.appendWith(&ledgerv1.Entry{
 			Kind:           ledgerv1.EntryKind_ENTRY_KIND_RECEIPT_RECEIVED,
 			MessageId:      id,
 			MessageKind:    sent.GetMessageKind(),
 			ThreadId:       sent.GetThreadId(),
 			EnvelopeSha256: sent.GetEnvelopeSha256(),
-			ReceiptSha256:  rsum,
 			RefersToIndex:  sent.GetIndex(),
-		})
+		}, signedReceipt)
 		if err != nil {
 			return err
 		}

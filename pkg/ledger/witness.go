@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -63,11 +64,7 @@ func (l *Ledger) appendCheckpoint(ctx context.Context, kind ledgerv1.EntryKind, 
 			res = prev
 			return nil
 		}
-		sum, err := w.putBlob(cosigned)
-		if err != nil {
-			return err
-		}
-		i, err := w.append(&ledgerv1.Entry{Kind: kind, CheckpointSize: size, CheckpointSha256: sum})
+		i, err := w.appendWith(&ledgerv1.Entry{Kind: kind, CheckpointSize: size}, cosigned)
 		if err != nil {
 			return err
 		}
@@ -117,9 +114,13 @@ func latestWitness(tx *bolt.Tx, key []byte) (Witnessed, error) {
 	if !isCheckpointKind(e.GetKind()) {
 		return Witnessed{}, fmt.Errorf("%w: entry %d is not a checkpoint entry", ErrCorrupt, e.GetIndex())
 	}
-	blob := tx.Bucket(bucketBlobs).Get(e.GetCheckpointSha256())
-	if blob == nil {
-		return Witnessed{}, fmt.Errorf("%w: checkpoint of entry %d is missing", ErrCorrupt, e.GetIndex())
+	blob, err := getBlob(tx, e, checkpointBlob)
+	// Bytes the ledger wrote are gone: corruption, not an absence to act on.
+	if errors.Is(err, ErrNotFound) {
+		return Witnessed{}, fmt.Errorf("%w: checkpoint of entry %d is missing: %v", ErrCorrupt, e.GetIndex(), err)
+	}
+	if err != nil {
+		return Witnessed{}, err
 	}
 	return Witnessed{Index: e.GetIndex(), Size: e.GetCheckpointSize(), Note: bytes.Clone(blob)}, nil
 }

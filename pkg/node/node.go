@@ -43,10 +43,6 @@ import (
 	"github.com/focalpoint-gateway/focalpoint/pkg/rpcerr"
 )
 
-// envelopeOverhead is what DeliverRequest adds around an envelope (a tag and a
-// length), so the gRPC limit and the envelope limit say the same thing.
-const envelopeOverhead = 16
-
 // Options are what a caller may supply instead of what the config names.
 type Options struct {
 	// Logger; nil discards.
@@ -180,7 +176,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (n *Node, err er
 
 	conn, err := grpc.NewClient(cfg.Counterpart.Address,
 		grpc.WithTransportCredentials(identity.ClientCredentials(src, cfg.Counterpart.ID)),
-		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(cfg.MaxMessageBytes+envelopeOverhead)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(exchange.MaxDeliverRequestBytes(cfg.MaxMessageBytes))),
 		grpc.WithChainUnaryInterceptor(grpcClientMetrics.UnaryClientInterceptor()),
 		// Reconnect on the delivery loop's schedule: gRPC's own default backoff
 		// grows to two minutes and would hold back a backlog after an outage.
@@ -200,6 +196,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (n *Node, err er
 	closers = append(closers, func() { conn.Close() })
 	sender := exchange.NewSender(link, l, conn, exchange.SenderOptions{
 		Workers:        cfg.Workers,
+		Batch:          cfg.Batch,
 		InitialBackoff: cfg.InitialBackoff,
 		MaxBackoff:     cfg.MaxBackoff,
 		AttemptTimeout: cfg.AttemptTimeout,
@@ -215,6 +212,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (n *Node, err er
 		Deadlines:        exchange.Deadlines{Urgent: cfg.UrgentDeadline, Normal: cfg.NormalDeadline},
 		Logger:           log,
 		Metrics:          metrics,
+		Status:           rpcerr.Status,
 	})
 
 	n = &Node{cfg: cfg, log: log, ledger: l, sender: sender, conn: conn, health: health.NewServer()}
@@ -229,7 +227,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (n *Node, err er
 
 	peerServer := grpc.NewServer(
 		grpc.Creds(idMetrics.CountFailures("peer", identity.ServerCredentials(src, cfg.Counterpart.ID))),
-		grpc.MaxRecvMsgSize(cfg.MaxMessageBytes+envelopeOverhead),
+		grpc.MaxRecvMsgSize(exchange.MaxDeliverRequestBytes(cfg.MaxMessageBytes)),
 		unary, stream,
 	)
 	peerv1.RegisterPeerServiceServer(peerServer, receiver)

@@ -18,6 +18,7 @@ import (
 	"github.com/focalpoint-gateway/focalpoint/pkg/config"
 	"github.com/focalpoint-gateway/focalpoint/pkg/demo"
 	"github.com/focalpoint-gateway/focalpoint/pkg/devpki"
+	"github.com/focalpoint-gateway/focalpoint/pkg/exchange"
 	focalv1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/focal/v1"
 	messagev1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/message/v1"
 	"github.com/focalpoint-gateway/focalpoint/pkg/identity"
@@ -244,5 +245,12 @@ func TestNewRefusesMismatchedIdentity(t *testing.T) {
 				t.Fatalf("error %q does not say %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// The config's limit on delivery.batch is what the peer API takes in one call.
+func TestConfigBatchLimitIsThePeerAPIs(t *testing.T) {
+	if config.MaxDeliveryBatch != exchange.MaxDeliverBatch {
+		t.Fatalf("config allows delivery.batch up to %d, the peer API takes %d", config.MaxDeliveryBatch, exchange.MaxDeliverBatch)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	v1 "github.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/message/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -787,7 +788,17 @@ func (x *Draft) GetPayload() *v1.Payload {
 type SubmitMessageRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Required. The draft to sign and send.
-	Draft         *Draft `protobuf:"bytes,1,opt,name=draft,proto3" json:"draft,omitempty"`
+	Draft *Draft `protobuf:"bytes,1,opt,name=draft,proto3" json:"draft,omitempty"`
+	// Optional. After the message is accepted (durable and queued), wait up to
+	// this long for the counterpart's receipt. The message is accepted whether
+	// or not the receipt comes in time, and the response says which. At most
+	// 60 s; unset or zero answers as soon as the message is accepted. The wait
+	// also ends a little before the call's own deadline, so that the answer
+	// "accepted" reaches the caller instead of a deadline error: a caller who
+	// saw an error would submit again, and a second alert about the same
+	// person is a real harm. A negative or longer wait is refused, and nothing
+	// is submitted.
+	AwaitReceipt  *durationpb.Duration `protobuf:"bytes,2,opt,name=await_receipt,json=awaitReceipt,proto3" json:"await_receipt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -829,7 +840,15 @@ func (x *SubmitMessageRequest) GetDraft() *Draft {
 	return nil
 }
 
-// SubmitMessageResponse says the message is durable and queued.
+func (x *SubmitMessageRequest) GetAwaitReceipt() *durationpb.Duration {
+	if x != nil {
+		return x.AwaitReceipt
+	}
+	return nil
+}
+
+// SubmitMessageResponse says the message is durable and queued, and, if the
+// request asked to wait, whether its receipt came within the wait.
 type SubmitMessageResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The new message's ID.
@@ -837,7 +856,13 @@ type SubmitMessageResponse struct {
 	// The index of its SENT entry in this node's ledger.
 	LedgerIndex uint64 `protobuf:"varint,2,opt,name=ledger_index,json=ledgerIndex,proto3" json:"ledger_index,omitempty"`
 	// The case it belongs to.
-	ThreadId      string `protobuf:"bytes,3,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	ThreadId string `protobuf:"bytes,3,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	// When it was accepted: the time its SENT entry records.
+	AcceptedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=accepted_at,json=acceptedAt,proto3" json:"accepted_at,omitempty"`
+	// The counterpart's receipt, if the request asked to wait and the receipt
+	// was in this node's ledger within the wait. Unset otherwise: the message
+	// is still accepted and delivery goes on; AwaitReceipt waits for it.
+	Receipt       *AwaitReceiptResponse `protobuf:"bytes,5,opt,name=receipt,proto3" json:"receipt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -891,6 +916,20 @@ func (x *SubmitMessageResponse) GetThreadId() string {
 		return x.ThreadId
 	}
 	return ""
+}
+
+func (x *SubmitMessageResponse) GetAcceptedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AcceptedAt
+	}
+	return nil
+}
+
+func (x *SubmitMessageResponse) GetReceipt() *AwaitReceiptResponse {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
 }
 
 // GetMessageRequest names one message.
@@ -2327,7 +2366,7 @@ var File_focalpoint_focal_v1_focal_proto protoreflect.FileDescriptor
 
 const file_focalpoint_focal_v1_focal_proto_rawDesc = "" +
 	"\n" +
-	"\x1ffocalpoint/focal/v1/focal.proto\x12\x13focalpoint.focal.v1\x1a%focalpoint/envelope/v1/envelope.proto\x1a#focalpoint/message/v1/message.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x16\n" +
+	"\x1ffocalpoint/focal/v1/focal.proto\x12\x13focalpoint.focal.v1\x1a%focalpoint/envelope/v1/envelope.proto\x1a#focalpoint/message/v1/message.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x16\n" +
 	"\x14GetCheckpointRequest\"\xc0\x01\n" +
 	"\x15GetCheckpointResponse\x12\x1e\n" +
 	"\n" +
@@ -2366,14 +2405,18 @@ const file_focalpoint_focal_v1_focal_proto_rawDesc = "" +
 	"\tthread_id\x18\x01 \x01(\tR\bthreadId\x12\x1e\n" +
 	"\vin_reply_to\x18\x02 \x01(\tR\tinReplyTo\x12;\n" +
 	"\bhandling\x18\x03 \x01(\v2\x1f.focalpoint.message.v1.HandlingR\bhandling\x128\n" +
-	"\apayload\x18\x04 \x01(\v2\x1e.focalpoint.message.v1.PayloadR\apayload\"H\n" +
+	"\apayload\x18\x04 \x01(\v2\x1e.focalpoint.message.v1.PayloadR\apayload\"\x88\x01\n" +
 	"\x14SubmitMessageRequest\x120\n" +
-	"\x05draft\x18\x01 \x01(\v2\x1a.focalpoint.focal.v1.DraftR\x05draft\"v\n" +
+	"\x05draft\x18\x01 \x01(\v2\x1a.focalpoint.focal.v1.DraftR\x05draft\x12>\n" +
+	"\rawait_receipt\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\fawaitReceipt\"\xf8\x01\n" +
 	"\x15SubmitMessageResponse\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12!\n" +
 	"\fledger_index\x18\x02 \x01(\x04R\vledgerIndex\x12\x1b\n" +
-	"\tthread_id\x18\x03 \x01(\tR\bthreadId\"2\n" +
+	"\tthread_id\x18\x03 \x01(\tR\bthreadId\x12;\n" +
+	"\vaccepted_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"acceptedAt\x12C\n" +
+	"\areceipt\x18\x05 \x01(\v2).focalpoint.focal.v1.AwaitReceiptResponseR\areceipt\"2\n" +
 	"\x11GetMessageRequest\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\"r\n" +
@@ -2560,70 +2603,74 @@ var file_focalpoint_focal_v1_focal_proto_goTypes = []any{
 	(*BackupLedgerResponse)(nil),        // 36: focalpoint.focal.v1.BackupLedgerResponse
 	(*v1.Handling)(nil),                 // 37: focalpoint.message.v1.Handling
 	(*v1.Payload)(nil),                  // 38: focalpoint.message.v1.Payload
-	(*timestamppb.Timestamp)(nil),       // 39: google.protobuf.Timestamp
-	(*v1.Message)(nil),                  // 40: focalpoint.message.v1.Message
-	(*v11.Receipt)(nil),                 // 41: focalpoint.envelope.v1.Receipt
+	(*durationpb.Duration)(nil),         // 39: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),       // 40: google.protobuf.Timestamp
+	(*v1.Message)(nil),                  // 41: focalpoint.message.v1.Message
+	(*v11.Receipt)(nil),                 // 42: focalpoint.envelope.v1.Receipt
 }
 var file_focalpoint_focal_v1_focal_proto_depIdxs = []int32{
 	37, // 0: focalpoint.focal.v1.Draft.handling:type_name -> focalpoint.message.v1.Handling
 	38, // 1: focalpoint.focal.v1.Draft.payload:type_name -> focalpoint.message.v1.Payload
 	11, // 2: focalpoint.focal.v1.SubmitMessageRequest.draft:type_name -> focalpoint.focal.v1.Draft
-	39, // 3: focalpoint.focal.v1.LedgerRef.recorded_at:type_name -> google.protobuf.Timestamp
-	40, // 4: focalpoint.focal.v1.MessageRecord.message:type_name -> focalpoint.message.v1.Message
-	0,  // 5: focalpoint.focal.v1.MessageRecord.direction:type_name -> focalpoint.focal.v1.Direction
-	1,  // 6: focalpoint.focal.v1.MessageRecord.receipt_status:type_name -> focalpoint.focal.v1.ReceiptStatus
-	41, // 7: focalpoint.focal.v1.MessageRecord.receipt:type_name -> focalpoint.envelope.v1.Receipt
-	15, // 8: focalpoint.focal.v1.MessageRecord.ledger_entries:type_name -> focalpoint.focal.v1.LedgerRef
-	2,  // 9: focalpoint.focal.v1.MessageRecord.status:type_name -> focalpoint.focal.v1.MessageStatus
-	39, // 10: focalpoint.focal.v1.MessageRecord.deadline:type_name -> google.protobuf.Timestamp
-	0,  // 11: focalpoint.focal.v1.ListMessagesRequest.direction:type_name -> focalpoint.focal.v1.Direction
-	2,  // 12: focalpoint.focal.v1.ListMessagesRequest.status:type_name -> focalpoint.focal.v1.MessageStatus
-	39, // 13: focalpoint.focal.v1.ListMessagesRequest.since:type_name -> google.protobuf.Timestamp
-	39, // 14: focalpoint.focal.v1.ListMessagesRequest.until:type_name -> google.protobuf.Timestamp
-	16, // 15: focalpoint.focal.v1.ListMessagesResponse.records:type_name -> focalpoint.focal.v1.MessageRecord
-	16, // 16: focalpoint.focal.v1.WatchInboxResponse.record:type_name -> focalpoint.focal.v1.MessageRecord
-	16, // 17: focalpoint.focal.v1.GetCaseResponse.records:type_name -> focalpoint.focal.v1.MessageRecord
-	24, // 18: focalpoint.focal.v1.GetStatisticsResponse.kinds:type_name -> focalpoint.focal.v1.KindCount
-	25, // 19: focalpoint.focal.v1.GetStatisticsResponse.outcomes:type_name -> focalpoint.focal.v1.OutcomeTypeCount
-	16, // 20: focalpoint.focal.v1.GetStatisticsResponse.reports:type_name -> focalpoint.focal.v1.MessageRecord
-	16, // 21: focalpoint.focal.v1.GetMessageResponse.record:type_name -> focalpoint.focal.v1.MessageRecord
-	16, // 22: focalpoint.focal.v1.ListInboxResponse.records:type_name -> focalpoint.focal.v1.MessageRecord
-	41, // 23: focalpoint.focal.v1.AwaitReceiptResponse.receipt:type_name -> focalpoint.envelope.v1.Receipt
-	39, // 24: focalpoint.focal.v1.OutboxItem.accepted_at:type_name -> google.protobuf.Timestamp
-	33, // 25: focalpoint.focal.v1.GetOutboxResponse.items:type_name -> focalpoint.focal.v1.OutboxItem
-	12, // 26: focalpoint.focal.v1.FocalService.SubmitMessage:input_type -> focalpoint.focal.v1.SubmitMessageRequest
-	14, // 27: focalpoint.focal.v1.FocalService.GetMessage:input_type -> focalpoint.focal.v1.GetMessageRequest
-	28, // 28: focalpoint.focal.v1.FocalService.ListInbox:input_type -> focalpoint.focal.v1.ListInboxRequest
-	17, // 29: focalpoint.focal.v1.FocalService.ListMessages:input_type -> focalpoint.focal.v1.ListMessagesRequest
-	19, // 30: focalpoint.focal.v1.FocalService.WatchInbox:input_type -> focalpoint.focal.v1.WatchInboxRequest
-	21, // 31: focalpoint.focal.v1.FocalService.GetCase:input_type -> focalpoint.focal.v1.GetCaseRequest
-	23, // 32: focalpoint.focal.v1.FocalService.GetStatistics:input_type -> focalpoint.focal.v1.GetStatisticsRequest
-	30, // 33: focalpoint.focal.v1.FocalService.AwaitReceipt:input_type -> focalpoint.focal.v1.AwaitReceiptRequest
-	32, // 34: focalpoint.focal.v1.FocalService.GetOutbox:input_type -> focalpoint.focal.v1.GetOutboxRequest
-	35, // 35: focalpoint.focal.v1.FocalService.BackupLedger:input_type -> focalpoint.focal.v1.BackupLedgerRequest
-	3,  // 36: focalpoint.focal.v1.FocalService.GetCheckpoint:input_type -> focalpoint.focal.v1.GetCheckpointRequest
-	5,  // 37: focalpoint.focal.v1.FocalService.GetInclusionProof:input_type -> focalpoint.focal.v1.GetInclusionProofRequest
-	7,  // 38: focalpoint.focal.v1.FocalService.GetConsistencyProof:input_type -> focalpoint.focal.v1.GetConsistencyProofRequest
-	9,  // 39: focalpoint.focal.v1.FocalService.ExportEntries:input_type -> focalpoint.focal.v1.ExportEntriesRequest
-	13, // 40: focalpoint.focal.v1.FocalService.SubmitMessage:output_type -> focalpoint.focal.v1.SubmitMessageResponse
-	27, // 41: focalpoint.focal.v1.FocalService.GetMessage:output_type -> focalpoint.focal.v1.GetMessageResponse
-	29, // 42: focalpoint.focal.v1.FocalService.ListInbox:output_type -> focalpoint.focal.v1.ListInboxResponse
-	18, // 43: focalpoint.focal.v1.FocalService.ListMessages:output_type -> focalpoint.focal.v1.ListMessagesResponse
-	20, // 44: focalpoint.focal.v1.FocalService.WatchInbox:output_type -> focalpoint.focal.v1.WatchInboxResponse
-	22, // 45: focalpoint.focal.v1.FocalService.GetCase:output_type -> focalpoint.focal.v1.GetCaseResponse
-	26, // 46: focalpoint.focal.v1.FocalService.GetStatistics:output_type -> focalpoint.focal.v1.GetStatisticsResponse
-	31, // 47: focalpoint.focal.v1.FocalService.AwaitReceipt:output_type -> focalpoint.focal.v1.AwaitReceiptResponse
-	34, // 48: focalpoint.focal.v1.FocalService.GetOutbox:output_type -> focalpoint.focal.v1.GetOutboxResponse
-	36, // 49: focalpoint.focal.v1.FocalService.BackupLedger:output_type -> focalpoint.focal.v1.BackupLedgerResponse
-	4,  // 50: focalpoint.focal.v1.FocalService.GetCheckpoint:output_type -> focalpoint.focal.v1.GetCheckpointResponse
-	6,  // 51: focalpoint.focal.v1.FocalService.GetInclusionProof:output_type -> focalpoint.focal.v1.GetInclusionProofResponse
-	8,  // 52: focalpoint.focal.v1.FocalService.GetConsistencyProof:output_type -> focalpoint.focal.v1.GetConsistencyProofResponse
-	10, // 53: focalpoint.focal.v1.FocalService.ExportEntries:output_type -> focalpoint.focal.v1.ExportEntriesResponse
-	40, // [40:54] is the sub-list for method output_type
-	26, // [26:40] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	39, // 3: focalpoint.focal.v1.SubmitMessageRequest.await_receipt:type_name -> google.protobuf.Duration
+	40, // 4: focalpoint.focal.v1.SubmitMessageResponse.accepted_at:type_name -> google.protobuf.Timestamp
+	31, // 5: focalpoint.focal.v1.SubmitMessageResponse.receipt:type_name -> focalpoint.focal.v1.AwaitReceiptResponse
+	40, // 6: focalpoint.focal.v1.LedgerRef.recorded_at:type_name -> google.protobuf.Timestamp
+	41, // 7: focalpoint.focal.v1.MessageRecord.message:type_name -> focalpoint.message.v1.Message
+	0,  // 8: focalpoint.focal.v1.MessageRecord.direction:type_name -> focalpoint.focal.v1.Direction
+	1,  // 9: focalpoint.focal.v1.MessageRecord.receipt_status:type_name -> focalpoint.focal.v1.ReceiptStatus
+	42, // 10: focalpoint.focal.v1.MessageRecord.receipt:type_name -> focalpoint.envelope.v1.Receipt
+	15, // 11: focalpoint.focal.v1.MessageRecord.ledger_entries:type_name -> focalpoint.focal.v1.LedgerRef
+	2,  // 12: focalpoint.focal.v1.MessageRecord.status:type_name -> focalpoint.focal.v1.MessageStatus
+	40, // 13: focalpoint.focal.v1.MessageRecord.deadline:type_name -> google.protobuf.Timestamp
+	0,  // 14: focalpoint.focal.v1.ListMessagesRequest.direction:type_name -> focalpoint.focal.v1.Direction
+	2,  // 15: focalpoint.focal.v1.ListMessagesRequest.status:type_name -> focalpoint.focal.v1.MessageStatus
+	40, // 16: focalpoint.focal.v1.ListMessagesRequest.since:type_name -> google.protobuf.Timestamp
+	40, // 17: focalpoint.focal.v1.ListMessagesRequest.until:type_name -> google.protobuf.Timestamp
+	16, // 18: focalpoint.focal.v1.ListMessagesResponse.records:type_name -> focalpoint.focal.v1.MessageRecord
+	16, // 19: focalpoint.focal.v1.WatchInboxResponse.record:type_name -> focalpoint.focal.v1.MessageRecord
+	16, // 20: focalpoint.focal.v1.GetCaseResponse.records:type_name -> focalpoint.focal.v1.MessageRecord
+	24, // 21: focalpoint.focal.v1.GetStatisticsResponse.kinds:type_name -> focalpoint.focal.v1.KindCount
+	25, // 22: focalpoint.focal.v1.GetStatisticsResponse.outcomes:type_name -> focalpoint.focal.v1.OutcomeTypeCount
+	16, // 23: focalpoint.focal.v1.GetStatisticsResponse.reports:type_name -> focalpoint.focal.v1.MessageRecord
+	16, // 24: focalpoint.focal.v1.GetMessageResponse.record:type_name -> focalpoint.focal.v1.MessageRecord
+	16, // 25: focalpoint.focal.v1.ListInboxResponse.records:type_name -> focalpoint.focal.v1.MessageRecord
+	42, // 26: focalpoint.focal.v1.AwaitReceiptResponse.receipt:type_name -> focalpoint.envelope.v1.Receipt
+	40, // 27: focalpoint.focal.v1.OutboxItem.accepted_at:type_name -> google.protobuf.Timestamp
+	33, // 28: focalpoint.focal.v1.GetOutboxResponse.items:type_name -> focalpoint.focal.v1.OutboxItem
+	12, // 29: focalpoint.focal.v1.FocalService.SubmitMessage:input_type -> focalpoint.focal.v1.SubmitMessageRequest
+	14, // 30: focalpoint.focal.v1.FocalService.GetMessage:input_type -> focalpoint.focal.v1.GetMessageRequest
+	28, // 31: focalpoint.focal.v1.FocalService.ListInbox:input_type -> focalpoint.focal.v1.ListInboxRequest
+	17, // 32: focalpoint.focal.v1.FocalService.ListMessages:input_type -> focalpoint.focal.v1.ListMessagesRequest
+	19, // 33: focalpoint.focal.v1.FocalService.WatchInbox:input_type -> focalpoint.focal.v1.WatchInboxRequest
+	21, // 34: focalpoint.focal.v1.FocalService.GetCase:input_type -> focalpoint.focal.v1.GetCaseRequest
+	23, // 35: focalpoint.focal.v1.FocalService.GetStatistics:input_type -> focalpoint.focal.v1.GetStatisticsRequest
+	30, // 36: focalpoint.focal.v1.FocalService.AwaitReceipt:input_type -> focalpoint.focal.v1.AwaitReceiptRequest
+	32, // 37: focalpoint.focal.v1.FocalService.GetOutbox:input_type -> focalpoint.focal.v1.GetOutboxRequest
+	35, // 38: focalpoint.focal.v1.FocalService.BackupLedger:input_type -> focalpoint.focal.v1.BackupLedgerRequest
+	3,  // 39: focalpoint.focal.v1.FocalService.GetCheckpoint:input_type -> focalpoint.focal.v1.GetCheckpointRequest
+	5,  // 40: focalpoint.focal.v1.FocalService.GetInclusionProof:input_type -> focalpoint.focal.v1.GetInclusionProofRequest
+	7,  // 41: focalpoint.focal.v1.FocalService.GetConsistencyProof:input_type -> focalpoint.focal.v1.GetConsistencyProofRequest
+	9,  // 42: focalpoint.focal.v1.FocalService.ExportEntries:input_type -> focalpoint.focal.v1.ExportEntriesRequest
+	13, // 43: focalpoint.focal.v1.FocalService.SubmitMessage:output_type -> focalpoint.focal.v1.SubmitMessageResponse
+	27, // 44: focalpoint.focal.v1.FocalService.GetMessage:output_type -> focalpoint.focal.v1.GetMessageResponse
+	29, // 45: focalpoint.focal.v1.FocalService.ListInbox:output_type -> focalpoint.focal.v1.ListInboxResponse
+	18, // 46: focalpoint.focal.v1.FocalService.ListMessages:output_type -> focalpoint.focal.v1.ListMessagesResponse
+	20, // 47: focalpoint.focal.v1.FocalService.WatchInbox:output_type -> focalpoint.focal.v1.WatchInboxResponse
+	22, // 48: focalpoint.focal.v1.FocalService.GetCase:output_type -> focalpoint.focal.v1.GetCaseResponse
+	26, // 49: focalpoint.focal.v1.FocalService.GetStatistics:output_type -> focalpoint.focal.v1.GetStatisticsResponse
+	31, // 50: focalpoint.focal.v1.FocalService.AwaitReceipt:output_type -> focalpoint.focal.v1.AwaitReceiptResponse
+	34, // 51: focalpoint.focal.v1.FocalService.GetOutbox:output_type -> focalpoint.focal.v1.GetOutboxResponse
+	36, // 52: focalpoint.focal.v1.FocalService.BackupLedger:output_type -> focalpoint.focal.v1.BackupLedgerResponse
+	4,  // 53: focalpoint.focal.v1.FocalService.GetCheckpoint:output_type -> focalpoint.focal.v1.GetCheckpointResponse
+	6,  // 54: focalpoint.focal.v1.FocalService.GetInclusionProof:output_type -> focalpoint.focal.v1.GetInclusionProofResponse
+	8,  // 55: focalpoint.focal.v1.FocalService.GetConsistencyProof:output_type -> focalpoint.focal.v1.GetConsistencyProofResponse
+	10, // 56: focalpoint.focal.v1.FocalService.ExportEntries:output_type -> focalpoint.focal.v1.ExportEntriesResponse
+	43, // [43:57] is the sub-list for method output_type
+	29, // [29:43] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_focalpoint_focal_v1_focal_proto_init() }

@@ -46,7 +46,8 @@ const (
 // FocalService sends messages to the counterpart and reads what was exchanged.
 type FocalServiceClient interface {
 	// SubmitMessage validates a draft, signs it and commits it to the ledger and the
-	// outbox. It answers only once that is durable; delivery follows.
+	// outbox. It answers only once that is durable; delivery follows. Asked to,
+	// it then waits a while for the counterpart's receipt, in the same call.
 	SubmitMessage(ctx context.Context, in *SubmitMessageRequest, opts ...grpc.CallOption) (*SubmitMessageResponse, error)
 	// GetMessage returns one message, sent or received, with its signature checked
 	// and its receipt status.
@@ -65,7 +66,8 @@ type FocalServiceClient interface {
 	// lists the statistics reports sent and received for it.
 	GetStatistics(ctx context.Context, in *GetStatisticsRequest, opts ...grpc.CallOption) (*GetStatisticsResponse, error)
 	// AwaitReceipt waits until the counterpart's receipt for a sent message is in
-	// the ledger, or the call's deadline passes.
+	// the ledger, or the call's deadline passes. SubmitMessage with
+	// await_receipt does the same in the call that submits.
 	AwaitReceipt(ctx context.Context, in *AwaitReceiptRequest, opts ...grpc.CallOption) (*AwaitReceiptResponse, error)
 	// GetOutbox lists sent messages still waiting for a receipt.
 	GetOutbox(ctx context.Context, in *GetOutboxRequest, opts ...grpc.CallOption) (*GetOutboxResponse, error)
@@ -264,7 +266,8 @@ type FocalService_ExportEntriesClient = grpc.ServerStreamingClient[ExportEntries
 // FocalService sends messages to the counterpart and reads what was exchanged.
 type FocalServiceServer interface {
 	// SubmitMessage validates a draft, signs it and commits it to the ledger and the
-	// outbox. It answers only once that is durable; delivery follows.
+	// outbox. It answers only once that is durable; delivery follows. Asked to,
+	// it then waits a while for the counterpart's receipt, in the same call.
 	SubmitMessage(context.Context, *SubmitMessageRequest) (*SubmitMessageResponse, error)
 	// GetMessage returns one message, sent or received, with its signature checked
 	// and its receipt status.
@@ -283,7 +286,8 @@ type FocalServiceServer interface {
 	// lists the statistics reports sent and received for it.
 	GetStatistics(context.Context, *GetStatisticsRequest) (*GetStatisticsResponse, error)
 	// AwaitReceipt waits until the counterpart's receipt for a sent message is in
-	// the ledger, or the call's deadline passes.
+	// the ledger, or the call's deadline passes. SubmitMessage with
+	// await_receipt does the same in the call that submits.
 	AwaitReceipt(context.Context, *AwaitReceiptRequest) (*AwaitReceiptResponse, error)
 	// GetOutbox lists sent messages still waiting for a receipt.
 	GetOutbox(context.Context, *GetOutboxRequest) (*GetOutboxResponse, error)

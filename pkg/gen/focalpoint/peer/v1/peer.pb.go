@@ -149,12 +149,13 @@ func (x *CosignResponse) GetWitnessedSize() uint64 {
 	return 0
 }
 
-// DeliverRequest carries one envelope.
+// DeliverRequest carries envelopes.
 type DeliverRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Required. A serialized focalpoint.envelope.v1.Envelope, exactly as the sender
-	// ledgered it: the receiver hashes these bytes, so they travel as bytes.
-	Envelope      []byte `protobuf:"bytes,1,opt,name=envelope,proto3" json:"envelope,omitempty"`
+	// Required: 1 to 256 of them. Each a serialized
+	// focalpoint.envelope.v1.Envelope, exactly as the sender ledgered it: the
+	// receiver hashes these bytes, so they travel as bytes.
+	Envelopes     [][]byte `protobuf:"bytes,1,rep,name=envelopes,proto3" json:"envelopes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -189,19 +190,18 @@ func (*DeliverRequest) Descriptor() ([]byte, []int) {
 	return file_focalpoint_peer_v1_peer_proto_rawDescGZIP(), []int{2}
 }
 
-func (x *DeliverRequest) GetEnvelope() []byte {
+func (x *DeliverRequest) GetEnvelopes() [][]byte {
 	if x != nil {
-		return x.Envelope
+		return x.Envelopes
 	}
 	return nil
 }
 
-// DeliverResponse carries the receipt.
+// DeliverResponse answers each envelope.
 type DeliverResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Required. A serialized focalpoint.envelope.v1.SignedReceipt, exactly as the
-	// receiver ledgered it.
-	SignedReceipt []byte `protobuf:"bytes,1,opt,name=signed_receipt,json=signedReceipt,proto3" json:"signed_receipt,omitempty"`
+	// One for each envelope of the request, in the same order.
+	Results       []*DeliverResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -236,12 +236,102 @@ func (*DeliverResponse) Descriptor() ([]byte, []int) {
 	return file_focalpoint_peer_v1_peer_proto_rawDescGZIP(), []int{3}
 }
 
-func (x *DeliverResponse) GetSignedReceipt() []byte {
+func (x *DeliverResponse) GetResults() []*DeliverResult {
 	if x != nil {
-		return x.SignedReceipt
+		return x.Results
 	}
 	return nil
 }
+
+// DeliverResult is the answer to one envelope.
+type DeliverResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Exactly one is set.
+	//
+	// Types that are valid to be assigned to Result:
+	//
+	//	*DeliverResult_SignedReceipt
+	//	*DeliverResult_Refusal
+	Result        isDeliverResult_Result `protobuf_oneof:"result"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeliverResult) Reset() {
+	*x = DeliverResult{}
+	mi := &file_focalpoint_peer_v1_peer_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliverResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliverResult) ProtoMessage() {}
+
+func (x *DeliverResult) ProtoReflect() protoreflect.Message {
+	mi := &file_focalpoint_peer_v1_peer_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliverResult.ProtoReflect.Descriptor instead.
+func (*DeliverResult) Descriptor() ([]byte, []int) {
+	return file_focalpoint_peer_v1_peer_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DeliverResult) GetResult() isDeliverResult_Result {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *DeliverResult) GetSignedReceipt() []byte {
+	if x != nil {
+		if x, ok := x.Result.(*DeliverResult_SignedReceipt); ok {
+			return x.SignedReceipt
+		}
+	}
+	return nil
+}
+
+func (x *DeliverResult) GetRefusal() []byte {
+	if x != nil {
+		if x, ok := x.Result.(*DeliverResult_Refusal); ok {
+			return x.Refusal
+		}
+	}
+	return nil
+}
+
+type isDeliverResult_Result interface {
+	isDeliverResult_Result()
+}
+
+type DeliverResult_SignedReceipt struct {
+	// A serialized focalpoint.envelope.v1.SignedReceipt, exactly as the
+	// receiver ledgered it.
+	SignedReceipt []byte `protobuf:"bytes,1,opt,name=signed_receipt,json=signedReceipt,proto3,oneof"`
+}
+
+type DeliverResult_Refusal struct {
+	// Why the envelope was refused: a serialized google.rpc.Status with the
+	// code, message and details a call with that envelope alone would have
+	// failed with.
+	Refusal []byte `protobuf:"bytes,2,opt,name=refusal,proto3,oneof"`
+}
+
+func (*DeliverResult_SignedReceipt) isDeliverResult_Result() {}
+
+func (*DeliverResult_Refusal) isDeliverResult_Result() {}
 
 var File_focalpoint_peer_v1_peer_proto protoreflect.FileDescriptor
 
@@ -256,11 +346,15 @@ const file_focalpoint_peer_v1_peer_proto_rawDesc = "" +
 	"\x11consistency_proof\x18\x03 \x03(\fR\x10consistencyProof\"h\n" +
 	"\x0eCosignResponse\x12/\n" +
 	"\x13cosigned_checkpoint\x18\x01 \x01(\fR\x12cosignedCheckpoint\x12%\n" +
-	"\x0ewitnessed_size\x18\x02 \x01(\x04R\rwitnessedSize\",\n" +
-	"\x0eDeliverRequest\x12\x1a\n" +
-	"\benvelope\x18\x01 \x01(\fR\benvelope\"8\n" +
-	"\x0fDeliverResponse\x12%\n" +
-	"\x0esigned_receipt\x18\x01 \x01(\fR\rsignedReceipt2\xb2\x01\n" +
+	"\x0ewitnessed_size\x18\x02 \x01(\x04R\rwitnessedSize\".\n" +
+	"\x0eDeliverRequest\x12\x1c\n" +
+	"\tenvelopes\x18\x01 \x03(\fR\tenvelopes\"N\n" +
+	"\x0fDeliverResponse\x12;\n" +
+	"\aresults\x18\x01 \x03(\v2!.focalpoint.peer.v1.DeliverResultR\aresults\"^\n" +
+	"\rDeliverResult\x12'\n" +
+	"\x0esigned_receipt\x18\x01 \x01(\fH\x00R\rsignedReceipt\x12\x1a\n" +
+	"\arefusal\x18\x02 \x01(\fH\x00R\arefusalB\b\n" +
+	"\x06result2\xb2\x01\n" +
 	"\vPeerService\x12R\n" +
 	"\aDeliver\x12\".focalpoint.peer.v1.DeliverRequest\x1a#.focalpoint.peer.v1.DeliverResponse\x12O\n" +
 	"\x06Cosign\x12!.focalpoint.peer.v1.CosignRequest\x1a\".focalpoint.peer.v1.CosignResponseBLZJgithub.com/focalpoint-gateway/focalpoint/pkg/gen/focalpoint/peer/v1;peerv1b\x06proto3"
@@ -277,23 +371,25 @@ func file_focalpoint_peer_v1_peer_proto_rawDescGZIP() []byte {
 	return file_focalpoint_peer_v1_peer_proto_rawDescData
 }
 
-var file_focalpoint_peer_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_focalpoint_peer_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_focalpoint_peer_v1_peer_proto_goTypes = []any{
 	(*CosignRequest)(nil),   // 0: focalpoint.peer.v1.CosignRequest
 	(*CosignResponse)(nil),  // 1: focalpoint.peer.v1.CosignResponse
 	(*DeliverRequest)(nil),  // 2: focalpoint.peer.v1.DeliverRequest
 	(*DeliverResponse)(nil), // 3: focalpoint.peer.v1.DeliverResponse
+	(*DeliverResult)(nil),   // 4: focalpoint.peer.v1.DeliverResult
 }
 var file_focalpoint_peer_v1_peer_proto_depIdxs = []int32{
-	2, // 0: focalpoint.peer.v1.PeerService.Deliver:input_type -> focalpoint.peer.v1.DeliverRequest
-	0, // 1: focalpoint.peer.v1.PeerService.Cosign:input_type -> focalpoint.peer.v1.CosignRequest
-	3, // 2: focalpoint.peer.v1.PeerService.Deliver:output_type -> focalpoint.peer.v1.DeliverResponse
-	1, // 3: focalpoint.peer.v1.PeerService.Cosign:output_type -> focalpoint.peer.v1.CosignResponse
-	2, // [2:4] is the sub-list for method output_type
-	0, // [0:2] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	4, // 0: focalpoint.peer.v1.DeliverResponse.results:type_name -> focalpoint.peer.v1.DeliverResult
+	2, // 1: focalpoint.peer.v1.PeerService.Deliver:input_type -> focalpoint.peer.v1.DeliverRequest
+	0, // 2: focalpoint.peer.v1.PeerService.Cosign:input_type -> focalpoint.peer.v1.CosignRequest
+	3, // 3: focalpoint.peer.v1.PeerService.Deliver:output_type -> focalpoint.peer.v1.DeliverResponse
+	1, // 4: focalpoint.peer.v1.PeerService.Cosign:output_type -> focalpoint.peer.v1.CosignResponse
+	3, // [3:5] is the sub-list for method output_type
+	1, // [1:3] is the sub-list for method input_type
+	1, // [1:1] is the sub-list for extension type_name
+	1, // [1:1] is the sub-list for extension extendee
+	0, // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_focalpoint_peer_v1_peer_proto_init() }
@@ -301,13 +397,17 @@ func file_focalpoint_peer_v1_peer_proto_init() {
 	if File_focalpoint_peer_v1_peer_proto != nil {
 		return
 	}
+	file_focalpoint_peer_v1_peer_proto_msgTypes[4].OneofWrappers = []any{
+		(*DeliverResult_SignedReceipt)(nil),
+		(*DeliverResult_Refusal)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_focalpoint_peer_v1_peer_proto_rawDesc), len(file_focalpoint_peer_v1_peer_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

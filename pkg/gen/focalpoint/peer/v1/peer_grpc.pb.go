@@ -33,10 +33,15 @@ const (
 // PeerService takes signed messages from the counterpart node and answers each with
 // a signed receipt.
 type PeerServiceClient interface {
-	// Deliver hands over one envelope. The answer's receipt is durable in the
-	// receiver's ledger before it is returned. Delivering the same bytes again is
-	// safe and returns the original receipt; other bytes under a message ID already
-	// received are refused with ALREADY_EXISTS.
+	// Deliver hands over envelopes, one or many: many share one round trip and
+	// one commit of the receiver's ledger, which is what lets a backlog drain
+	// fast. Each envelope is judged on its own, and the answer holds, in the
+	// request's order, either its receipt, durable in the receiver's ledger
+	// before it is returned, or why it was refused. Delivering the same bytes
+	// again is safe and returns the original receipt; other bytes under a
+	// message ID already received are refused with ALREADY_EXISTS. The call
+	// fails as a whole only when none of it can be judged: the caller is not the
+	// counterpart, or the request breaks the batch limits (INVALID_ARGUMENT).
 	Deliver(ctx context.Context, in *DeliverRequest, opts ...grpc.CallOption) (*DeliverResponse, error)
 	// Cosign asks the receiver to witness the caller's ledger: it checks the
 	// checkpoint's signature and that it is consistent with the last checkpoint
@@ -81,10 +86,15 @@ func (c *peerServiceClient) Cosign(ctx context.Context, in *CosignRequest, opts 
 // PeerService takes signed messages from the counterpart node and answers each with
 // a signed receipt.
 type PeerServiceServer interface {
-	// Deliver hands over one envelope. The answer's receipt is durable in the
-	// receiver's ledger before it is returned. Delivering the same bytes again is
-	// safe and returns the original receipt; other bytes under a message ID already
-	// received are refused with ALREADY_EXISTS.
+	// Deliver hands over envelopes, one or many: many share one round trip and
+	// one commit of the receiver's ledger, which is what lets a backlog drain
+	// fast. Each envelope is judged on its own, and the answer holds, in the
+	// request's order, either its receipt, durable in the receiver's ledger
+	// before it is returned, or why it was refused. Delivering the same bytes
+	// again is safe and returns the original receipt; other bytes under a
+	// message ID already received are refused with ALREADY_EXISTS. The call
+	// fails as a whole only when none of it can be judged: the caller is not the
+	// counterpart, or the request breaks the batch limits (INVALID_ARGUMENT).
 	Deliver(context.Context, *DeliverRequest) (*DeliverResponse, error)
 	// Cosign asks the receiver to witness the caller's ledger: it checks the
 	// checkpoint's signature and that it is consistent with the last checkpoint
