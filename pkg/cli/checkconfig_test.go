@@ -88,7 +88,7 @@ func TestCheckConfigPrintsEffectiveSettings(t *testing.T) {
 		}
 	}
 	for _, line := range []string{
-		"  workers: 128  # default\n",
+		"  workers: 8  # default\n",
 		"  initial_backoff: \"50ms\"\n",
 		"  listen: \"\"  # default: off\n",
 	} {

@@ -36,7 +36,7 @@ const (
 	// bodies: eight hours when urgent, seven days otherwise.
 	DefaultUrgentDeadline  = 8 * time.Hour
 	DefaultNormalDeadline  = 7 * 24 * time.Hour
-	DefaultDeliveryWorkers = 128
+	DefaultDeliveryWorkers = 8
 	DefaultDeliveryBatch   = 64
 	// MaxDeliveryBatch is the most envelopes the peer API takes in one call.
 	MaxDeliveryBatch        = 256
