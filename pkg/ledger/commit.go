@@ -79,18 +79,20 @@ func (l *Ledger) run() {
 	}
 }
 
-// releaseStep is how many bytes the committer writes between two releases of
-// the file's mapped pages: enough that releasing costs nothing measurable,
-// little enough that the pages a node maps stay a few tens of MiB.
+// releaseStep is how many bytes the ledger writes or reads between two
+// releases of the file's mapped pages: enough that releasing costs nothing
+// measurable, little enough that the pages a node maps stay a few tens of MiB.
+// Reads count because a node reads what it wrote (the delivery loop reads
+// every envelope back), and a read maps its page and its cached neighbours.
 const releaseStep = 8 << 20
 
 // maybeRelease drops the process's mappings of the file once releaseStep
-// bytes have been written since the last time (see releaseMapped).
+// bytes have been written or read since the last time (see releaseMapped).
 func (l *Ledger) maybeRelease() {
-	if l.unreleased < releaseStep {
+	if l.unreleased.Load() < releaseStep {
 		return
 	}
-	l.unreleased = 0
+	l.unreleased.Store(0)
 	if err := l.releaseMapped(); err != nil {
 		l.log.Warn("ledger: releasing mapped pages failed", "err", err)
 		return
@@ -123,7 +125,7 @@ func (l *Ledger) commit(batch []*request) {
 			l.lastTime = w.now
 		}
 		l.outboxLen.Add(int64(w.outboxDelta))
-		l.unreleased += w.bytes
+		l.unreleased.Add(int64(w.bytes))
 		l.metrics.committed(w, len(batch), time.Since(start))
 		l.wake(w.receipted)
 		if w.appended != nil {

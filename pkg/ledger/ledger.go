@@ -61,10 +61,10 @@ type Ledger struct {
 
 	size      atomic.Uint64
 	outboxLen atomic.Int64
-	// unreleased counts bytes written since the committer last released the
-	// file's mapped pages; releases counts the releases. Only the committer
-	// uses unreleased.
-	unreleased int
+	// unreleased counts the bytes written and signed bytes read since the
+	// committer last released the file's mapped pages; releases counts the
+	// releases.
+	unreleased atomic.Int64
 	releases   atomic.Int64
 	// lastTime is the newest entry's time; only the committer uses it after Open.
 	lastTime time.Time
