@@ -112,17 +112,14 @@ func RegisterOutbox(reg prometheus.Registerer, l *ledger.Ledger, now func() time
 func RegisterRequests(reg prometheus.Registerer, l *ledger.Ledger, now func() time.Time) {
 	overdue := func(outbound bool) func() float64 {
 		return func() float64 {
-			open, err := l.OpenRequests()
+			here, there, err := l.Overdue(now())
 			if err != nil {
 				return 0
 			}
-			n := 0
-			for _, r := range open {
-				if r.Outbound == outbound && now().After(r.Deadline) {
-					n++
-				}
+			if outbound {
+				return float64(there)
 			}
-			return float64(n)
+			return float64(here)
 		}
 	}
 	const name, help = "focalpoint_exchange_requests_overdue", "Alerts and referrals past their answer deadline and not yet answered, by who owes the answer (us: received here; counterpart: sent from here)."

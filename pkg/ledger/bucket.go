@@ -42,6 +42,10 @@ var (
 	// waiting for an answer: the deadline and which way the request went. A
 	// row goes when the request is answered or withdrawn.
 	bucketRequests = []byte("requests")
+	// bucketDeadlines: deadline (8 bytes, big-endian Unix nanoseconds) ||
+	// message ID → direction (1 byte): the rows of bucketRequests in deadline
+	// order, so that counting the overdue ones reads only those.
+	bucketDeadlines = []byte("deadlines")
 	// bucketMeta: small facts about the file, e.g. the index of the latest CONFIG entry.
 	bucketMeta = []byte("meta")
 
@@ -49,7 +53,7 @@ var (
 	coreBuckets = [][]byte{bucketEntries, bucketBlobs, bucketMessages, bucketInbox, bucketOutbox, bucketMeta}
 	// laterBuckets were added to the format since; a writable open creates them,
 	// a read-only open of an older file does without them.
-	laterBuckets = [][]byte{bucketConflicts, bucketTree, bucketForks, bucketThreads, bucketRequests}
+	laterBuckets = [][]byte{bucketConflicts, bucketTree, bucketForks, bucketThreads, bucketRequests, bucketDeadlines}
 )
 
 // Keys of bucketMeta.

@@ -160,6 +160,7 @@ func (l *Ledger) apply(batch []*request) (*writer, error) {
 			treeNodes: tx.Bucket(bucketTree),
 			threads:   tx.Bucket(bucketThreads),
 			requests:  tx.Bucket(bucketRequests),
+			deadlines: tx.Bucket(bucketDeadlines),
 			tree:      cloneRange(l.tree),
 			activity:  -1,
 			meta:      tx.Bucket(bucketMeta),
@@ -202,6 +203,7 @@ type writer struct {
 	next                                           uint64
 	entries, blobs, messages, inbox, outbox, meta  *bolt.Bucket
 	conflicts, forks, treeNodes, threads, requests *bolt.Bucket
+	deadlines                                      *bolt.Bucket
 	tree                                           *compact.Range
 	// err is the first failure to store a tree node; it fails the batch.
 	err error

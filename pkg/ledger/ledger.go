@@ -209,8 +209,13 @@ func (l *Ledger) prepare(readOnly bool) error {
 			if _, err := tx.CreateBucket(name); err != nil {
 				return fmt.Errorf("ledger: create bucket %s: %w", name, err)
 			}
-			if string(name) == string(bucketThreads) {
+			switch string(name) {
+			case string(bucketThreads):
 				if err := indexThreads(tx); err != nil {
+					return err
+				}
+			case string(bucketDeadlines):
+				if err := indexDeadlines(tx); err != nil {
 					return err
 				}
 			}

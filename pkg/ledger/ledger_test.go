@@ -579,6 +579,16 @@ func TestOpenRequestsAndThreads(t *testing.T) {
 	if err != nil || len(open) != 2 {
 		t.Fatalf("open requests %v %v", open, err)
 	}
+	wantOverdue := func(at time.Time, here, there int) {
+		t.Helper()
+		h, th, err := l.Overdue(at)
+		if err != nil || h != here || th != there {
+			t.Fatalf("overdue at %s: owed here %d, there %d (%v); want %d, %d", at, h, th, err, here, there)
+		}
+	}
+	wantOverdue(alert.Deadline, 0, 0) // due, not yet overdue
+	wantOverdue(alert.Deadline.Add(time.Second), 0, 1)
+	wantOverdue(other.Deadline.Add(time.Second), 1, 1)
 	for _, r := range open {
 		if (r.MessageID == alert.ID) != r.Outbound {
 			t.Fatalf("direction of %+v", r)
@@ -594,6 +604,7 @@ func TestOpenRequestsAndThreads(t *testing.T) {
 	if len(open) != 1 || open[0].MessageID != other.ID || !open[0].Deadline.Equal(other.Deadline) {
 		t.Fatalf("after the answer: %+v", open)
 	}
+	wantOverdue(other.Deadline.Add(time.Second), 1, 0)
 	entries, err := l.ThreadEntries("case-1")
 	if err != nil || len(entries) != 3 { // SENT, RECEIVED, RECEIPT_ISSUED
 		t.Fatalf("case-1: %v %v", entries, err)
@@ -611,5 +622,48 @@ func TestOpenRequestsAndThreads(t *testing.T) {
 	case <-changed:
 	case <-time.After(5 * time.Second):
 		t.Fatal("no change announced")
+	}
+}
+
+// A file written before the deadline index had it is indexed on a writable
+// open, and counts its overdue requests as one that always had it.
+func TestDeadlineIndexBuiltForOlderFiles(t *testing.T) {
+	ctx := context.Background()
+	l, path := openTemp(t, Options{})
+	due := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		m := msg(i)
+		m.Deadline = due.Add(time.Duration(i) * time.Hour)
+		if _, err := l.AppendSent(ctx, m, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bucketDeadlines) }); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	ro, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, there, err := ro.Overdue(due.Add(90 * time.Minute)); err != nil || there != 2 {
+		t.Errorf("read-only, without the index: %d overdue (%v), want 2", there, err)
+	}
+	ro.Close()
+	l2, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if _, there, err := l2.Overdue(due.Add(90 * time.Minute)); err != nil || there != 2 {
+		t.Errorf("after indexing: %d overdue (%v), want 2", there, err)
 	}
 }

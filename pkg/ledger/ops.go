@@ -56,6 +56,11 @@ type Message struct {
 // track updates the open requests for a message being recorded.
 func (w *writer) track(m Message, outbound bool) error {
 	if m.Closes != "" {
+		if v := w.requests.Get([]byte(m.Closes)); len(v) == 10 {
+			if err := w.deadlines.Delete(deadlineKey(v[:8], m.Closes)); err != nil {
+				return err
+			}
+		}
 		if err := w.requests.Delete([]byte(m.Closes)); err != nil {
 			return err
 		}
@@ -68,7 +73,25 @@ func (w *writer) track(m Message, outbound bool) error {
 	if outbound {
 		dir = 1
 	}
+	if err := w.deadlines.Put(deadlineKey(v, m.ID), []byte{dir}); err != nil {
+		return err
+	}
 	return w.requests.Put([]byte(m.ID), append(v, dir, byte(m.Kind)))
+}
+
+func deadlineKey(deadline []byte, id string) []byte {
+	return append(bytes.Clone(deadline[:8]), id...)
+}
+
+// indexDeadlines fills the deadline index of a file written before it existed.
+func indexDeadlines(tx *bolt.Tx) error {
+	b := tx.Bucket(bucketDeadlines)
+	return tx.Bucket(bucketRequests).ForEach(func(k, v []byte) error {
+		if len(v) != 10 {
+			return fmt.Errorf("%w: request row %q", ErrCorrupt, k)
+		}
+		return b.Put(deadlineKey(v[:8], string(k)), []byte{v[8]})
+	})
 }
 
 // Request is an alert or referral still waiting for its answer.
@@ -111,21 +134,69 @@ func decodeRequest(id string, v []byte) Request {
 	}
 }
 
+// Overdue counts the requests past their deadline at now and still waiting
+// for an answer: those this node owes and those the counterpart owes. It reads
+// only the overdue ones, so a metrics scrape costs nothing however many
+// requests are open.
+func (l *Ledger) Overdue(now time.Time) (owedHere, owedThere int, err error) {
+	err = l.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDeadlines)
+		if b == nil {
+			// An older file opened read-only: count from the requests.
+			open, err := openRequests(tx)
+			for _, r := range open {
+				if now.After(r.Deadline) {
+					if r.Outbound {
+						owedThere++
+					} else {
+						owedHere++
+					}
+				}
+			}
+			return err
+		}
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(k) < 8 || len(v) != 1 {
+				return fmt.Errorf("%w: deadline row %q", ErrCorrupt, k)
+			}
+			if !now.After(time.Unix(0, int64(beU64(k)))) {
+				break
+			}
+			if v[0] == 1 {
+				owedThere++
+			} else {
+				owedHere++
+			}
+		}
+		return nil
+	})
+	return owedHere, owedThere, err
+}
+
 // OpenRequests returns the requests still waiting for an answer.
 func (l *Ledger) OpenRequests() ([]Request, error) {
 	var out []Request
 	err := l.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketRequests)
-		if b == nil {
-			return nil
+		var err error
+		out, err = openRequests(tx)
+		return err
+	})
+	return out, err
+}
+
+func openRequests(tx *bolt.Tx) ([]Request, error) {
+	b := tx.Bucket(bucketRequests)
+	if b == nil {
+		return nil, nil
+	}
+	var out []Request
+	err := b.ForEach(func(k, v []byte) error {
+		if len(v) != 10 {
+			return fmt.Errorf("%w: request row %q", ErrCorrupt, k)
 		}
-		return b.ForEach(func(k, v []byte) error {
-			if len(v) != 10 {
-				return fmt.Errorf("%w: request row %q", ErrCorrupt, k)
-			}
-			out = append(out, decodeRequest(string(k), v))
-			return nil
-		})
+		out = append(out, decodeRequest(string(k), v))
+		return nil
 	})
 	return out, err
 }
