@@ -84,7 +84,7 @@ func (l *Ledger) run() {
 // measurable, little enough that the pages a node maps stay a few tens of MiB.
 // Reads count because a node reads what it wrote (the delivery loop reads
 // every envelope back), and a read maps its page and its cached neighbours.
-const releaseStep = 8 << 20
+const releaseStep = 2 << 20
 
 // maybeRelease drops the process's mappings of the file once releaseStep
 // bytes have been written or read since the last time (see releaseMapped).

@@ -61,7 +61,7 @@ func TestReleaseMappedPages(t *testing.T) {
 	if err := l.Init(ctx, testConfig()); err != nil {
 		t.Fatal(err)
 	}
-	const n = 24_000 // about 24 MiB of envelopes, three times the release step
+	const n = 24_000 // about 24 MiB of envelopes, twelve times the release step
 	pad := bytes.Repeat([]byte{'x'}, 1000)
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
