@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/focalpoint-gateway/focalpoint/pkg/devpki"
 	"github.com/focalpoint-gateway/focalpoint/pkg/envelope"
@@ -32,6 +35,8 @@ type tamperingPeer struct {
 	calls  atomic.Int64
 	// largest is the most envelopes one call carried.
 	largest atomic.Int64
+	// rewrite, if set, may change a whole answer before it goes back.
+	rewrite atomic.Pointer[func(req *peerv1.DeliverRequest, resp *peerv1.DeliverResponse)]
 }
 
 func (f *tamperingPeer) Deliver(ctx context.Context, req *peerv1.DeliverRequest) (*peerv1.DeliverResponse, error) {
@@ -52,6 +57,9 @@ func (f *tamperingPeer) Deliver(ctx context.Context, req *peerv1.DeliverRequest)
 				r.SignedReceipt = (*tamper)(r.SignedReceipt)
 			}
 		}
+	}
+	if rewrite := f.rewrite.Load(); rewrite != nil {
+		(*rewrite)(req, resp)
 	}
 	return resp, nil
 }
@@ -269,4 +277,98 @@ func TestSenderDeliversABacklogInBatches(t *testing.T) {
 			t.Fatalf("KH ledger holds %v for %s", k, id)
 		}
 	}
+}
+
+// messageIDOf reads the message ID out of an envelope.
+func messageIDOf(t *testing.T, raw []byte) string {
+	t.Helper()
+	var env envelopev1.Envelope
+	unmarshal(t, raw, &env)
+	var m messagev1.Message
+	unmarshal(t, env.GetMessage(), &m)
+	return m.GetHeader().GetMessageId()
+}
+
+// A message the counterpart cannot take for a passing reason (its disk, say)
+// backs off alone: the others of its batch are receipted, the link is not
+// marked down, and the message goes through once the reason has passed.
+func TestSenderPassingRefusalBacksOffOneMessage(t *testing.T) {
+	p := newPair(t)
+	peer := p.serveTampering(t, p.kh)
+	busy, err := proto.Marshal(status.New(codes.Unavailable, "disk busy").Proto())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first message the counterpart sees is the one it cannot take.
+	var refused atomic.Pointer[string]
+	var refusing atomic.Bool
+	refusing.Store(true)
+	rewrite := func(req *peerv1.DeliverRequest, resp *peerv1.DeliverResponse) {
+		for i, raw := range req.GetEnvelopes() {
+			id := messageIDOf(t, raw)
+			refused.CompareAndSwap(nil, &id)
+			if refusing.Load() && *refused.Load() == id {
+				resp.Results[i] = &peerv1.DeliverResult{Result: &peerv1.DeliverResult_Refusal{Refusal: busy}}
+			}
+		}
+	}
+	peer.rewrite.Store(&rewrite)
+	p.runSender(t, p.id, p.kh.addr, senderOptions(p.id))
+
+	var ids []string
+	for range 3 {
+		sub, err := p.id.sender.Submit(t.Context(), alertDraft(p.id.clock.Now()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, sub.MessageID)
+	}
+	eventually(t, 5*time.Second, "nothing was delivered", func() bool { return refused.Load() != nil })
+	victim := *refused.Load()
+	for _, id := range ids {
+		if id != victim {
+			waitReceipt(t, p.id.ledger, id, 5*time.Second)
+		}
+	}
+	eventually(t, 5*time.Second, "the refused message's status never shows why", func() bool {
+		st := p.id.sender.Status(victim)
+		return st.Attempts >= 2 && strings.Contains(st.LastError, "disk busy")
+	})
+	if k := kindsOf(t, p.id.ledger, victim); k[ledgerv1.EntryKind_ENTRY_KIND_RECEIPT_RECEIVED] != 0 {
+		t.Fatalf("a refused message has a receipt ledgered: %v", k)
+	}
+	if !p.id.sender.PeerUp() {
+		t.Error("one message's passing refusal marked the whole link down")
+	}
+	refusing.Store(false)
+	waitReceipt(t, p.id.ledger, victim, 5*time.Second)
+	// The counterpart had ledgered it the first time; the retry got that
+	// receipt back and added nothing.
+	if k := kindsOf(t, p.kh.ledger, victim); k[ledgerv1.EntryKind_ENTRY_KIND_RECEIVED] != 1 {
+		t.Errorf("KH ledger holds %v for the retried message", k)
+	}
+}
+
+// An answer that does not hold one result per envelope is not trusted for any
+// of them: nothing of the call is ledgered, and the messages go again.
+func TestSenderRefusesAnAnswerOfTheWrongLength(t *testing.T) {
+	p := newPair(t)
+	peer := p.serveTampering(t, p.kh)
+	short := func(_ *peerv1.DeliverRequest, resp *peerv1.DeliverResponse) {
+		resp.Results = resp.Results[:len(resp.Results)-1]
+	}
+	peer.rewrite.Store(&short)
+	p.runSender(t, p.id, p.kh.addr, senderOptions(p.id))
+	sub, err := p.id.sender.Submit(t.Context(), alertDraft(p.id.clock.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the status never shows the short answer", func() bool {
+		return strings.Contains(p.id.sender.Status(sub.MessageID).LastError, "0 answers to 1 envelopes")
+	})
+	if k := kindsOf(t, p.id.ledger, sub.MessageID); k[ledgerv1.EntryKind_ENTRY_KIND_RECEIPT_RECEIVED] != 0 {
+		t.Fatalf("a receipt was ledgered from a short answer: %v", k)
+	}
+	peer.rewrite.Store(nil)
+	waitReceipt(t, p.id.ledger, sub.MessageID, 5*time.Second)
 }
