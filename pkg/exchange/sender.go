@@ -357,7 +357,7 @@ func (s *Sender) attempt(ctx context.Context, batch []ledger.OutboxRow) {
 	defer s.Kick()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	linkDown := callErr != nil && transient(callErr)
+	linkDown := callErr != nil
 	for i, row := range batch {
 		s.record(ctx, row, errs[i], linkDown, now)
 	}
@@ -421,9 +421,9 @@ type outgoing struct {
 }
 
 // deliver sends a batch, in as few calls as MaxDeliverBytes allows, and
-// ledgers the receipts. It returns each message's outcome and the error of a
-// call that failed as a whole (every message it carried, and every later one,
-// failed with it).
+// ledgers the receipts. It returns each message's outcome and, if a call
+// failed on the way (the link, not the counterpart's answer), that error:
+// every message it carried, and every later one, failed with it.
 func (s *Sender) deliver(ctx context.Context, batch []ledger.OutboxRow) ([]error, error) {
 	errs := make([]error, len(batch))
 	var ready []outgoing
@@ -440,10 +440,18 @@ func (s *Sender) deliver(ctx context.Context, batch []ledger.OutboxRow) ([]error
 			n++
 		}
 		if err := s.call(ctx, ready[:n]); err != nil {
-			for _, o := range ready {
+			if linkFailure(err) {
+				for _, o := range ready {
+					*o.err = err
+				}
+				return errs, err
+			}
+			// The counterpart answered, refusing the call: that is about
+			// what the call carried (an envelope over its size limit goes
+			// alone), so the others still go.
+			for _, o := range ready[:n] {
 				*o.err = err
 			}
-			return errs, err
 		}
 		ready = ready[n:]
 	}
@@ -520,7 +528,20 @@ func (s *Sender) take(ctx context.Context, o outgoing, res *peerv1.DeliverResult
 	return nil
 }
 
-// transient errors say the link, not the message, is the problem.
+// linkFailure says a call failed on the way rather than being answered.
+func linkFailure(err error) bool {
+	if st, ok := status.FromError(err); ok {
+		switch st.Code() {
+		case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
+			return true
+		}
+		return false
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
+
+// transient errors may pass by themselves: the link, a busy or failing
+// counterpart. The others are refusals that need a person to act.
 func transient(err error) bool {
 	st, ok := status.FromError(err)
 	if !ok {

@@ -37,6 +37,8 @@ type tamperingPeer struct {
 	largest atomic.Int64
 	// rewrite, if set, may change a whole answer before it goes back.
 	rewrite atomic.Pointer[func(req *peerv1.DeliverRequest, resp *peerv1.DeliverResponse)]
+	// refuse, if set, may refuse a whole call before the receiver sees it.
+	refuse atomic.Pointer[func(req *peerv1.DeliverRequest) error]
 }
 
 func (f *tamperingPeer) Deliver(ctx context.Context, req *peerv1.DeliverRequest) (*peerv1.DeliverResponse, error) {
@@ -47,6 +49,11 @@ func (f *tamperingPeer) Deliver(ctx context.Context, req *peerv1.DeliverRequest)
 		}
 	}
 	time.Sleep(time.Duration(f.delay.Load()))
+	if refuse := f.refuse.Load(); refuse != nil {
+		if err := (*refuse)(req); err != nil {
+			return nil, err
+		}
+	}
 	resp, err := f.real.Deliver(ctx, req)
 	if err != nil {
 		return nil, err
@@ -371,4 +378,53 @@ func TestSenderRefusesAnAnswerOfTheWrongLength(t *testing.T) {
 	}
 	peer.rewrite.Store(nil)
 	waitReceipt(t, p.id.ledger, sub.MessageID, 5*time.Second)
+}
+
+// A call the counterpart refuses as a whole (as its gRPC server refuses one
+// envelope over its size limit, which the sender sends alone) fails only the
+// messages it carried: the link is not paused, and the calls after it go.
+func TestSenderRefusedCallHoldsUpNothingElse(t *testing.T) {
+	p := newPair(t)
+	peer := p.serveTampering(t, p.kh)
+	var victim atomic.Pointer[string]
+	refuse := func(req *peerv1.DeliverRequest) error {
+		for _, raw := range req.GetEnvelopes() {
+			id := messageIDOf(t, raw)
+			victim.CompareAndSwap(nil, &id)
+			if *victim.Load() == id {
+				return status.Error(codes.ResourceExhausted, "grpc: received message larger than max")
+			}
+		}
+		return nil
+	}
+	peer.refuse.Store(&refuse)
+	opts := senderOptions(p.id)
+	opts.Batch = 1
+	p.runSender(t, p.id, p.kh.addr, opts)
+	var ids []string
+	for range 5 {
+		sub, err := p.id.sender.Submit(t.Context(), alertDraft(p.id.clock.Now()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, sub.MessageID)
+	}
+	eventually(t, 5*time.Second, "nothing was delivered", func() bool { return victim.Load() != nil })
+	for _, id := range ids {
+		if id != *victim.Load() {
+			waitReceipt(t, p.id.ledger, id, 5*time.Second)
+		}
+	}
+	eventually(t, 5*time.Second, "the refused message's status never shows why", func() bool {
+		st := p.id.sender.Status(*victim.Load())
+		return st.Attempts >= 2 && strings.Contains(st.LastError, "larger than max")
+	})
+	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if !p.id.sender.PeerUp() {
+			t.Fatal("a call refused for what it carried marked the link down")
+		}
+	}
+	if n := p.id.ledger.OutboxLen(); n != 1 {
+		t.Errorf("outbox holds %d, want the refused message alone", n)
+	}
 }
