@@ -127,7 +127,6 @@ func (l *Ledger) blob(e *ledgerv1.Entry, k blobKind) ([]byte, error) {
 		out = bytes.Clone(v)
 		return err
 	})
-	l.unreleased.Add(int64(len(out)))
 	return out, err
 }
 

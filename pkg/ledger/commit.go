@@ -57,10 +57,17 @@ func (l *Ledger) do(ctx context.Context, o op) error {
 
 func (l *Ledger) run() {
 	defer close(l.stopped)
+	// The mapped pages are looked at between commits and, on an idle ledger
+	// that is only read, on this tick.
+	tick := time.NewTicker(releaseEvery)
+	defer tick.Stop()
 	for {
 		var first *request
 		select {
 		case first = <-l.requests:
+		case <-tick.C:
+			l.maybeRelease()
+			continue
 		case <-l.closing:
 			return
 		}
@@ -79,25 +86,37 @@ func (l *Ledger) run() {
 	}
 }
 
-// releaseStep is how many bytes the ledger writes or reads between two
-// releases of the file's mapped pages: enough that releasing costs nothing
-// measurable, little enough that the pages a node maps stay a few tens of MiB.
-// Reads count because a node reads what it wrote (the delivery loop reads
-// every envelope back), and a read maps its page and its cached neighbours.
-const releaseStep = 2 << 20
+// The ledger's pages this process has mapped are released (see releaseMapped)
+// once they have grown by releaseStep since the last release, looked at no
+// more often than releaseEvery. They are measured, not estimated from what was
+// read: a read maps its page and up to 15 cached neighbours (the kernel's
+// fault-around), so scattered reads of a few KiB can map tens of MiB.
+const (
+	releaseStep  = 4 << 20
+	releaseEvery = 10 * time.Millisecond
+)
 
-// maybeRelease drops the process's mappings of the file once releaseStep
-// bytes have been written or read since the last time (see releaseMapped).
+// maybeRelease releases the mapped pages if they have grown enough.
 func (l *Ledger) maybeRelease() {
-	if l.unreleased.Load() < releaseStep {
+	now := time.Now()
+	if now.Sub(l.releaseChecked) < releaseEvery {
 		return
 	}
-	l.unreleased.Store(0)
+	l.releaseChecked = now
+	mapped, err := residentFileBytes()
+	if err != nil || mapped < l.releasedAt+releaseStep {
+		return
+	}
 	if err := l.releaseMapped(); err != nil {
 		l.log.Warn("ledger: releasing mapped pages failed", "err", err)
 		return
 	}
 	l.releases.Add(1)
+	// What stays is the binary's pages and whatever was mapped since: the
+	// base for the next step.
+	if l.releasedAt, err = residentFileBytes(); err != nil {
+		l.releasedAt = mapped
+	}
 }
 
 func (l *Ledger) commit(batch []*request) {
@@ -125,7 +144,6 @@ func (l *Ledger) commit(batch []*request) {
 			l.lastTime = w.now
 		}
 		l.outboxLen.Add(int64(w.outboxDelta))
-		l.unreleased.Add(int64(w.bytes))
 		l.metrics.committed(w, len(batch), time.Since(start))
 		l.wake(w.receipted)
 		if w.appended != nil {

@@ -61,11 +61,12 @@ type Ledger struct {
 
 	size      atomic.Uint64
 	outboxLen atomic.Int64
-	// unreleased counts the bytes written and signed bytes read since the
-	// committer last released the file's mapped pages; releases counts the
-	// releases.
-	unreleased atomic.Int64
-	releases   atomic.Int64
+	// releaseChecked and releasedAt are when the committer last looked at
+	// the process's mapped file pages and how many there were after the last
+	// release; only the committer uses them. releases counts the releases.
+	releaseChecked time.Time
+	releasedAt     int64
+	releases       atomic.Int64
 	// lastTime is the newest entry's time; only the committer uses it after Open.
 	lastTime time.Time
 	// tree is the compact range of the whole tree; only the committer uses it

@@ -1,7 +1,10 @@
 package ledger
 
 import (
+	"bytes"
 	"fmt"
+	"os"
+	"strconv"
 	"syscall"
 	"unsafe"
 
@@ -35,4 +38,23 @@ func (l *Ledger) releaseMapped() error {
 		}
 		return nil
 	})
+}
+
+// residentFileBytes is how much of this process's resident memory is mapped
+// from files (the binary's pages and the ledger's): the third field of
+// /proc/self/statm, in pages.
+func residentFileBytes() (int64, error) {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0, fmt.Errorf("ledger: %w", err)
+	}
+	f := bytes.Fields(b)
+	if len(f) < 3 {
+		return 0, fmt.Errorf("ledger: /proc/self/statm: %q", b)
+	}
+	pages, err := strconv.ParseInt(string(f[2]), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("ledger: /proc/self/statm: %w", err)
+	}
+	return pages * int64(os.Getpagesize()), nil
 }
