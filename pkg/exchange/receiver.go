@@ -145,7 +145,14 @@ func (r *Receiver) judge(ctx context.Context, caller spiffeid.ID, raw []byte) *p
 func (r *Receiver) refused(ctx context.Context, id string, err error) {
 	reason := refusalReason(err)
 	r.metrics.refused.WithLabelValues(reason).Inc()
-	r.log.WarnContext(ctx, "peer delivery refused", "message_id", id, "reason", reason, "err", err)
+	level := slog.LevelWarn
+	if reason == "internal" {
+		// Not the counterpart's doing: a bug or a failing disk. A refusal in
+		// a batch does not pass the server's interceptor, which would log it
+		// so.
+		level = slog.LevelError
+	}
+	r.log.Log(ctx, level, "peer delivery refused", "message_id", id, "reason", reason, "err", err)
 }
 
 // status is the gRPC status a refusal travels as.
