@@ -675,3 +675,17 @@ func truncate(err error) string {
 	}
 	return s
 }
+
+// submitAlerts submits n alerts from s and returns their message IDs.
+func submitAlerts(t *testing.T, s *side, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		sub, err := s.sender.Submit(t.Context(), alertDraft(s.clock.Now()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = sub.MessageID
+	}
+	return ids
+}

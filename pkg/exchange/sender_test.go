@@ -205,14 +205,7 @@ func TestSenderFinishesAttemptInFlightOnStop(t *testing.T) {
 func TestSenderResumesFromTheOutbox(t *testing.T) {
 	p := newPair(t)
 	p.runSender(t, p.id, p.kh.addr, senderOptions(p.id))
-	var ids []string
-	for range 3 {
-		sub, err := p.id.sender.Submit(t.Context(), alertDraft(p.id.clock.Now()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, sub.MessageID)
-	}
+	ids := submitAlerts(t, p.id, 3)
 	p.id.stopSender()
 
 	p.serve(t, p.kh)
@@ -257,14 +250,7 @@ func TestSenderDeliversABacklogInBatches(t *testing.T) {
 	opts := senderOptions(p.id)
 	opts.Batch = batch
 	p.runSender(t, p.id, p.kh.addr, opts)
-	var ids []string
-	for range backlog {
-		sub, err := p.id.sender.Submit(t.Context(), alertDraft(p.id.clock.Now()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, sub.MessageID)
-	}
+	ids := submitAlerts(t, p.id, backlog)
 	p.id.stopSender()
 
 	peer := p.serveTampering(t, p.kh)
@@ -322,14 +308,7 @@ func TestSenderPassingRefusalBacksOffOneMessage(t *testing.T) {
 	peer.rewrite.Store(&rewrite)
 	p.runSender(t, p.id, p.kh.addr, senderOptions(p.id))
 
-	var ids []string
-	for range 3 {
-		sub, err := p.id.sender.Submit(t.Context(), alertDraft(p.id.clock.Now()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, sub.MessageID)
-	}
+	ids := submitAlerts(t, p.id, 3)
 	eventually(t, 5*time.Second, "nothing was delivered", func() bool { return refused.Load() != nil })
 	victim := *refused.Load()
 	for _, id := range ids {
@@ -401,14 +380,7 @@ func TestSenderRefusedCallHoldsUpNothingElse(t *testing.T) {
 	opts := senderOptions(p.id)
 	opts.Batch = 1
 	p.runSender(t, p.id, p.kh.addr, opts)
-	var ids []string
-	for range 5 {
-		sub, err := p.id.sender.Submit(t.Context(), alertDraft(p.id.clock.Now()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, sub.MessageID)
-	}
+	ids := submitAlerts(t, p.id, 5)
 	eventually(t, 5*time.Second, "nothing was delivered", func() bool { return victim.Load() != nil })
 	for _, id := range ids {
 		if id != *victim.Load() {
